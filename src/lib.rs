@@ -3,7 +3,14 @@
 //! Your server answers the calls of WAMP (Web Application Messaging
 //! Protocol) clients with plain async Rust functions, pushes events to the
 //! sessions that subscribed and authenticates them, with no separate WAMP
-//! router. This release holds the protocol layer; sessions, routing and
-//! transports build on it.
+//! router.
 
+mod application;
+pub mod lifecycle;
+pub mod rpc;
+mod session;
+pub mod transport;
+
+pub use application::{Application, Realm};
+pub use session::{Identity, Session};
 pub use serverwamp_protocol as protocol;

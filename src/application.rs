@@ -1,0 +1,211 @@
+//! The application: realms, routes and the services that serve them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serverwamp_protocol::message::ValidationRules;
+use serverwamp_protocol::{Id, UriRules};
+
+use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
+use crate::rpc::{BoxedHandler, Handler, RouteTable, RpcRouteSet, StateMap};
+use crate::session::registry::Registry;
+use crate::session::{Control, SHUTDOWN_REASON, Session};
+use crate::transport::websocket::WebSocketService;
+
+/// A WAMP application: its realms, procedures and handlers, and the
+/// sessions it serves.
+///
+/// Configure it, then hand [`Application::websocket_service`] to your HTTP
+/// server. Clones share the live sessions; configuration changed after a
+/// service was made applies to services made afterwards.
+///
+/// ```
+/// use serde::Deserialize;
+/// use serverwamp::Application;
+/// use serverwamp::rpc::{Params, RpcRouteSet};
+///
+/// #[derive(Deserialize)]
+/// struct AddParams { number1: f64, number2: f64 }
+///
+/// async fn add(Params(p): Params<AddParams>) -> f64 {
+///     p.number1 + p.number2
+/// }
+///
+/// let mut math = RpcRouteSet::new();
+/// math.route("math.add", add);
+///
+/// let mut app = Application::new();
+/// app.add_routes(math);
+/// let service = app.websocket_service(); // mount it at /ws
+/// # let _ = service;
+/// ```
+#[derive(Clone, Default)]
+pub struct Application {
+    pub(crate) config: Arc<AppConfig>,
+    pub(crate) registry: Arc<Registry>,
+}
+
+/// The configuration every new session reads once, when it opens.
+#[derive(Clone)]
+pub(crate) struct AppConfig {
+    /// Procedures of every realm.
+    pub(crate) routes: RouteTable,
+    pub(crate) realms: HashMap<String, Arc<Realm>>,
+    pub(crate) default_realm: bool,
+    pub(crate) state: Arc<StateMap>,
+    pub(crate) rules: ValidationRules,
+    pub(crate) snake_case_kwargs: bool,
+    pub(crate) open_handlers: Vec<BoxedSessionHandler>,
+    pub(crate) close_handlers: Vec<BoxedSessionHandler>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            routes: RouteTable::default(),
+            realms: HashMap::new(),
+            default_realm: true,
+            state: Arc::default(),
+            rules: ValidationRules::default(),
+            snake_case_kwargs: false,
+            open_handlers: Vec::new(),
+            close_handlers: Vec::new(),
+        }
+    }
+}
+
+/// One configured realm: procedures of its own, or a handler that answers
+/// every call in it.
+#[derive(Clone, Default)]
+pub struct Realm {
+    pub(crate) routes: RouteTable,
+    pub(crate) rpc_handler: Option<BoxedHandler>,
+}
+
+impl Realm {
+    /// Adds procedures that only this realm serves (besides the
+    /// application's).
+    pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
+        self.routes.add(routes);
+        self
+    }
+
+    /// Answers every call in this realm with `handler`, replacing routing
+    /// (the seed's `set_rpc_handler`). The handler reads the procedure from
+    /// its [`Request`](crate::rpc::Request) argument; its results are
+    /// normalised exactly like a routed handler's, progressive ones too.
+    pub fn set_rpc_handler<H: Handler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
+        self.rpc_handler = Some(BoxedHandler::new(handler));
+        self
+    }
+}
+
+impl Application {
+    /// A new application with an open default realm and no procedures.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn config_mut(&mut self) -> &mut AppConfig {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Adds procedures served in every realm.
+    pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
+        self.config_mut().routes.add(routes);
+        self
+    }
+
+    /// The realm named `name`, created on first use. A realm that is not
+    /// configured is served by the default realm unless that is disabled.
+    pub fn realm(&mut self, name: impl Into<String>) -> &mut Realm {
+        Arc::make_mut(self.config_mut().realms.entry(name.into()).or_default())
+    }
+
+    /// Refuses realms that were not configured with [`Application::realm`]:
+    /// their HELLO gets ABORT `wamp.error.no_such_realm`.
+    pub fn disable_default_realm(&mut self) -> &mut Self {
+        self.config_mut().default_realm = false;
+        self
+    }
+
+    /// Makes `value` available to handlers as [`State<T>`](crate::rpc::State)
+    /// (the seed's `set_default_arg`). One value per type.
+    pub fn set_state<T: std::any::Any + Send + Sync + Clone>(&mut self, value: T) -> &mut Self {
+        Arc::make_mut(&mut self.config_mut().state).insert(value);
+        self
+    }
+
+    /// Chooses the URI rules received URIs must follow (loose by default).
+    pub fn set_uri_rules(&mut self, rules: UriRules) -> &mut Self {
+        self.config_mut().rules.uris = rules;
+        self
+    }
+
+    /// Matches camelCase keyword arguments (`timeLeft`) to snake_case
+    /// parameter names (`time_left`) in [`Params`](crate::rpc::Params).
+    pub fn convert_camel_case_kwargs(&mut self, convert: bool) -> &mut Self {
+        self.config_mut().snake_case_kwargs = convert;
+        self
+    }
+
+    /// Runs `handler` when a session has opened (after authentication,
+    /// before WELCOME is sent). Handlers run in the order they were added.
+    pub fn add_session_open_handler<H: SessionHandler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
+        self.config_mut().open_handlers.push(BoxedSessionHandler::new(handler));
+        self
+    }
+
+    /// Runs `handler` when a session ends, however it ends. Close handlers
+    /// run in the reverse of the order they were added, like teardown.
+    pub fn add_session_close_handler<H: SessionHandler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
+        self.config_mut().close_handlers.push(BoxedSessionHandler::new(handler));
+        self
+    }
+
+    /// A tower service that serves this application over WebSocket; mount it
+    /// in axum with `route_service("/ws", app.websocket_service())`.
+    pub fn websocket_service(&self) -> WebSocketService {
+        WebSocketService::new(self.clone())
+    }
+
+    /// Every open session.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.registry.snapshot()
+    }
+
+    /// The open session with this ID.
+    pub fn session(&self, id: Id) -> Option<Session> {
+        self.registry.get(id)
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Closes every session for shutdown: sends GOODBYE
+    /// `wamp.close.system_shutdown`, waits up to `timeout` for the clients'
+    /// replies, then closes the connections that are left. Returns when
+    /// every session has ended.
+    pub async fn close_sessions(&self, timeout: Duration) {
+        for session in self.registry.snapshot() {
+            let _ = session
+                .inner
+                .control
+                .send(Control::Close {
+                    reason: SHUTDOWN_REASON.to_owned(),
+                    message: Some("the server is shutting down".to_owned()),
+                })
+                .await;
+        }
+        if self.registry.wait_empty(timeout).await {
+            return;
+        }
+        for session in self.registry.snapshot() {
+            let _ = session.inner.control.try_send(Control::Kill);
+        }
+        self.registry.wait_empty(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,114 @@
+//! Remote procedure calls: routes from URIs to async functions, the
+//! arguments the library fills in, and what handlers may return.
+
+mod extract;
+mod handler;
+mod params;
+mod result;
+
+use std::collections::HashMap;
+
+use serverwamp_protocol::MatchPolicy;
+
+pub use extract::{Args, CallContext, FromCall, Kwargs, Params, Progress, Request, State};
+pub(crate) use extract::{ProgressTarget, StateMap};
+pub use handler::Handler;
+pub(crate) use handler::BoxedHandler;
+pub(crate) use result::ItemStream;
+pub use result::{CallOutcome, IntoCallResult, Progressive, ProgressiveItem, RpcError, RpcResult};
+
+/// A set of procedures, each a URI (or URI pattern) and a handler.
+///
+/// ```
+/// use serverwamp::rpc::RpcRouteSet;
+///
+/// async fn ingredients() -> Vec<&'static str> {
+///     vec!["Peanut Butter", "Jelly", "Bread"]
+/// }
+///
+/// let mut routes = RpcRouteSet::new();
+/// routes.route("sandwich.ingredients", ingredients);
+/// ```
+#[derive(Clone, Default)]
+pub struct RpcRouteSet {
+    routes: Vec<(String, MatchPolicy, BoxedHandler)>,
+}
+
+impl RpcRouteSet {
+    /// An empty route set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes calls to exactly `uri` to `handler`.
+    pub fn route<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+        self.add(uri, MatchPolicy::Exact, handler)
+    }
+
+    /// Routes calls to `uri` and every URI below it (component-aware:
+    /// `a.b` covers `a.b` and `a.b.c`, not `a.bc`).
+    pub fn route_prefix<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+        self.add(uri, MatchPolicy::Prefix, handler)
+    }
+
+    /// Routes calls matching a wildcard pattern, where empty components
+    /// match any one component (`a..c` covers `a.b.c`).
+    pub fn route_wildcard<H: Handler<T>, T: 'static>(&mut self, pattern: impl Into<String>, handler: H) -> &mut Self {
+        self.add(pattern, MatchPolicy::Wildcard, handler)
+    }
+
+    fn add<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, policy: MatchPolicy, handler: H) -> &mut Self {
+        self.routes.push((uri.into(), policy, BoxedHandler::new(handler)));
+        self
+    }
+}
+
+/// Routes compiled for lookup. Exact routes win, then the longest prefix
+/// route, then the first wildcard route that matches (the spec's order of
+/// precedence for pattern-based registrations).
+#[derive(Clone, Default)]
+pub(crate) struct RouteTable {
+    exact: HashMap<String, BoxedHandler>,
+    /// Sorted longest first.
+    prefix: Vec<(String, BoxedHandler)>,
+    wildcard: Vec<(String, BoxedHandler)>,
+}
+
+impl RouteTable {
+    /// Adds a route set; a later route for the same URI and policy replaces
+    /// an earlier one.
+    pub(crate) fn add(&mut self, set: RpcRouteSet) {
+        for (uri, policy, handler) in set.routes {
+            match policy {
+                MatchPolicy::Exact => {
+                    self.exact.insert(uri, handler);
+                }
+                MatchPolicy::Prefix => {
+                    self.prefix.retain(|(u, _)| *u != uri);
+                    self.prefix.push((uri, handler));
+                    self.prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                }
+                MatchPolicy::Wildcard => {
+                    self.wildcard.retain(|(u, _)| *u != uri);
+                    self.wildcard.push((uri, handler));
+                }
+            }
+        }
+    }
+
+    /// The handler for a procedure URI.
+    pub(crate) fn lookup(&self, procedure: &str) -> Option<&BoxedHandler> {
+        if let Some(h) = self.exact.get(procedure) {
+            return Some(h);
+        }
+        self.prefix
+            .iter()
+            .find(|(p, _)| MatchPolicy::Prefix.matches(p, procedure))
+            .or_else(|| {
+                self.wildcard
+                    .iter()
+                    .find(|(p, _)| MatchPolicy::Wildcard.matches(p, procedure))
+            })
+            .map(|(_, h)| h)
+    }
+}

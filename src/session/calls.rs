@@ -1,0 +1,219 @@
+//! The calls a session is running: each one a task that can be canceled,
+//! timed out, or dropped with the session.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use serverwamp_protocol::message::{
+    CancelMode, ErrorMessage, Message, MessageType, Payload, ResultDetails, ResultMessage,
+};
+use serverwamp_protocol::well_known::error;
+use serverwamp_protocol::Id;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::Outbound;
+use crate::rpc::{CallOutcome, ProgressiveItem, RpcError, RpcResult};
+
+/// What a running call shares with the session: who answered first, and
+/// the signal to stop.
+#[derive(Default)]
+pub(crate) struct CallState {
+    /// Set by whoever sends the call's final message: the call's task or a
+    /// CANCEL. The loser stays silent, so a caller never gets two answers.
+    answered: AtomicBool,
+    /// Wakes the task to drop its handler (CANCEL kill/killnowait).
+    stop: Notify,
+}
+
+impl CallState {
+    /// Claims the right to send the final answer.
+    pub(crate) fn claim_answer(&self) -> bool {
+        !self.answered.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn is_answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
+    }
+}
+
+/// The calls in flight on one session.
+#[derive(Default)]
+pub(crate) struct Calls {
+    /// Dropping the set aborts every task: a session's handlers end with it.
+    tasks: JoinSet<Id>,
+    running: HashMap<Id, Arc<CallState>>,
+}
+
+impl Calls {
+    pub(crate) fn is_running(&self, request: Id) -> bool {
+        self.running.contains_key(&request)
+    }
+
+    /// Starts a call. A handler that finishes at its first poll (most do)
+    /// is answered right here, without spawning a task.
+    pub(crate) async fn start(&mut self, request: Id, state: Arc<CallState>, work: impl Future<Output = ()> + Send + 'static) {
+        let mut work = Box::pin(work);
+        if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
+            return;
+        }
+        self.running.insert(request, state);
+        self.tasks.spawn(async move {
+            work.await;
+            request
+        });
+    }
+
+    /// Waits for the next call task to finish and forgets it. Pending
+    /// forever while no call runs.
+    pub(crate) async fn next_finished(&mut self) {
+        match self.tasks.join_next().await {
+            Some(Ok(request)) => {
+                self.running.remove(&request);
+            }
+            // A task only fails by panicking outside the handler's own
+            // panic guard or by being aborted with the session; either way
+            // its entry is stale. Forget entries whose tasks are gone.
+            Some(Err(_)) => self.running.retain(|_, s| !s.is_answered()),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Cancels a call (spec, "Call Canceling"). An unknown request is
+    /// ignored: the call has already been answered.
+    pub(crate) async fn cancel(&mut self, request: Id, mode: CancelMode, outbound: &Outbound) {
+        let Some(state) = self.running.get(&request) else {
+            return;
+        };
+        match mode {
+            // The handler runs on unseen; the caller is answered now.
+            CancelMode::Skip => {
+                if state.claim_answer() {
+                    outbound.send_message(&error_message(request, &RpcError::new(error::CANCELED))).await;
+                }
+            }
+            // The task drops the handler, then answers itself.
+            CancelMode::Kill => state.stop.notify_one(),
+            // The caller is answered now and the handler dropped.
+            CancelMode::KillNoWait => {
+                if state.claim_answer() {
+                    outbound.send_message(&error_message(request, &RpcError::new(error::CANCELED))).await;
+                }
+                state.stop.notify_one();
+            }
+        }
+    }
+}
+
+/// The ERROR answering a CALL.
+pub(crate) fn error_message(request: Id, err: &RpcError) -> Message {
+    Message::Error(ErrorMessage {
+        request_type: MessageType::Call,
+        request,
+        details: Default::default(),
+        error: err.uri.clone(),
+        payload: Payload::new(err.args.clone(), err.kwargs.clone()),
+    })
+}
+
+fn result_message(request: Id, result: RpcResult, progress: bool) -> Message {
+    let mut details = ResultDetails::default();
+    if progress {
+        details.progress = Some(true);
+    }
+    Message::Result(ResultMessage {
+        request,
+        details,
+        payload: Payload::new(result.args, result.kwargs),
+    })
+}
+
+/// One call's task: runs the handler (guarded against panics, bounded by
+/// the timeout, stoppable by CANCEL) and sends its final answer unless a
+/// CANCEL answered first.
+pub(crate) async fn run_call(
+    handler: impl Future<Output = CallOutcome> + Send,
+    request: Id,
+    state: Arc<CallState>,
+    outbound: Outbound,
+    receive_progress: bool,
+    timeout: Option<Duration>,
+) {
+    let work = async {
+        match AssertUnwindSafe(handler).catch_unwind().await {
+            Ok(CallOutcome::Done(result)) => result,
+            Ok(CallOutcome::Progressive(stream)) => {
+                drive_progressive(stream, request, &state, &outbound, receive_progress).await
+            }
+            Err(_) => {
+                tracing::error!(%request, "a procedure handler panicked");
+                Err(RpcError::runtime_error())
+            }
+        }
+    };
+    let bounded = async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or_else(|_| Err(RpcError::new(error::TIMEOUT))),
+            None => work.await,
+        }
+    };
+    let outcome = tokio::select! {
+        biased;
+        () = state.stop.notified() => Err(RpcError::new(error::CANCELED)),
+        outcome = bounded => outcome,
+    };
+    if !state.claim_answer() {
+        return;
+    }
+    let message = match outcome {
+        Ok(result) => result_message(request, result, false),
+        Err(err) => error_message(request, &err),
+    };
+    let bytes = match outbound.encode(&message) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            // Spec-wise still an answer: the caller must not hang.
+            tracing::warn!(%request, error = %e, "a procedure's result cannot be encoded");
+            match outbound.encode(&error_message(request, &RpcError::runtime_error())) {
+                Ok(bytes) => bytes,
+                Err(_) => return,
+            }
+        }
+    };
+    outbound.send_encoded(bytes).await;
+}
+
+/// Sends progress reports (to callers that asked) until the final item.
+async fn drive_progressive(
+    mut stream: crate::rpc::ItemStream,
+    request: Id,
+    state: &CallState,
+    outbound: &Outbound,
+    receive_progress: bool,
+) -> Result<RpcResult, RpcError> {
+    loop {
+        let next = AssertUnwindSafe(stream.next()).catch_unwind().await;
+        match next {
+            Ok(Some(ProgressiveItem::Progress(report))) => {
+                if receive_progress && !state.is_answered() {
+                    outbound.send_message(&result_message(request, report, true)).await;
+                }
+            }
+            Ok(Some(ProgressiveItem::Result(result))) => return Ok(result),
+            Ok(Some(ProgressiveItem::Error(err))) => return Err(err),
+            Ok(None) => return Ok(RpcResult::new()),
+            Err(_) => {
+                tracing::error!(%request, "a progressive procedure panicked");
+                return Err(RpcError::runtime_error());
+            }
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! One connection's life: frames in, the session state machine, frames out.
+//!
+//! States (spec, "Sessions"): no session → HELLO → open → GOODBYE (either
+//! side) → no session again, so a client may say HELLO anew on the same
+//! connection. ABORT, a protocol violation or the transport closing end the
+//! connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serverwamp_protocol::id::random_id;
+use serverwamp_protocol::message::{
+    Abort, Call, Cancel, CloseDetails, ErrorMessage, Hello, Message, MessageType, Payload, Welcome,
+    WelcomeDetails,
+};
+use serverwamp_protocol::well_known::{close, error};
+use serverwamp_protocol::{Codec, Dict, Id, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::calls::{CallState, Calls, error_message, run_call};
+use super::outbound::{Outbound, run_writer};
+use super::{Control, Identity, Session, goodbye};
+use crate::application::{AppConfig, Application, Realm};
+use crate::lifecycle::SessionContext;
+use crate::rpc::{CallContext, Progress, ProgressTarget, Request, RpcError};
+use crate::transport::{FrameReader, FrameWriter, TransportInfo};
+
+/// How long a session closed by the server waits for the client's GOODBYE.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The name this implementation gives itself in WELCOME.
+const AGENT: &str = concat!("serverwamp-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Serves WAMP on one established connection until either side closes it.
+pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
+    app: Application,
+    info: TransportInfo,
+    codec: Codec,
+    mut reader: R,
+    writer: W,
+) {
+    let (outbound, queue) = Outbound::channel(codec);
+    let (stop_writer, writer_stopped) = oneshot::channel();
+    let writer_task = tokio::spawn(run_writer(queue, writer, codec.is_batched(), writer_stopped));
+    let mut conn = Connection {
+        config: app.config.clone(),
+        app,
+        transport: Arc::new(info),
+        codec,
+        outbound,
+        phase: Phase::NoSession,
+        calls: Calls::default(),
+        inbox: Vec::new(),
+    };
+    conn.serve(&mut reader).await;
+    conn.end_session().await;
+    let _ = stop_writer.send(());
+    let _ = writer_task.await;
+}
+
+/// Whether to keep reading.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+enum Phase {
+    /// Waiting for HELLO.
+    NoSession,
+    /// A session is open.
+    Open(OpenSession),
+    /// We sent GOODBYE and wait for the client's.
+    Closing(OpenSession, Instant),
+}
+
+struct OpenSession {
+    session: Session,
+    /// The configured realm, or `None` for the default realm.
+    realm: Option<Arc<Realm>>,
+    control: mpsc::Receiver<Control>,
+}
+
+struct Connection {
+    app: Application,
+    /// The configuration this connection's sessions use.
+    config: Arc<AppConfig>,
+    transport: Arc<TransportInfo>,
+    codec: Codec,
+    outbound: Outbound,
+    phase: Phase,
+    calls: Calls,
+    /// Decoded messages of the current frame (reused between frames).
+    inbox: Vec<Message>,
+}
+
+impl Connection {
+    async fn serve<R: FrameReader>(&mut self, reader: &mut R) {
+        loop {
+            let closing_deadline = match &self.phase {
+                Phase::Closing(_, deadline) => Some(*deadline),
+                _ => None,
+            };
+            let flow = tokio::select! {
+                frame = reader.next_frame() => match frame {
+                    Some(Ok(frame)) => self.on_frame(&frame).await,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "connection failed");
+                        Flow::Stop
+                    }
+                    None => Flow::Stop,
+                },
+                () = self.calls.next_finished() => Flow::Continue,
+                control = next_control(&mut self.phase) => self.on_control(control).await,
+                () = sleep_until(closing_deadline) => Flow::Stop,
+            };
+            if flow == Flow::Stop {
+                return;
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: &[u8]) -> Flow {
+        let mut inbox = std::mem::take(&mut self.inbox);
+        let decoded = self.codec.decode_frame(frame, &self.config.rules, &mut inbox);
+        // A batched JSON peer's record separator is learnt from its frames;
+        // everything sent from here on uses the same one.
+        if self.outbound.codec() != self.codec {
+            self.outbound.set_codec(self.codec);
+        }
+        let mut flow = Flow::Continue;
+        for message in inbox.drain(..) {
+            flow = self.on_message(message).await;
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        self.inbox = inbox;
+        if flow == Flow::Continue {
+            if let Err(e) = decoded {
+                return self.protocol_violation(&e.to_string()).await;
+            }
+        }
+        flow
+    }
+
+    async fn on_message(&mut self, message: Message) -> Flow {
+        match &self.phase {
+            Phase::NoSession => match message {
+                Message::Hello(hello) => self.on_hello(hello).await,
+                Message::Abort(_) => Flow::Stop,
+                other => {
+                    let name = other.message_type();
+                    self.protocol_violation(&format!("{name} received before HELLO")).await
+                }
+            },
+            Phase::Open(_) => self.on_session_message(message).await,
+            // Spec, "Session Closing": after sending GOODBYE, a peer ignores
+            // everything but the GOODBYE (or ABORT) that answers it.
+            Phase::Closing(..) => match message {
+                Message::Goodbye(_) | Message::Abort(_) => Flow::Stop,
+                _ => Flow::Continue,
+            },
+        }
+    }
+
+    async fn on_session_message(&mut self, message: Message) -> Flow {
+        match message {
+            Message::Call(call) => self.on_call(call).await,
+            Message::Cancel(Cancel { request, options }) => {
+                let mode = options.mode.unwrap_or_default();
+                self.calls.cancel(request, mode, &self.outbound).await;
+                Flow::Continue
+            }
+            Message::Goodbye(_) => {
+                let reply = goodbye(close::GOODBYE_AND_OUT, None);
+                self.outbound.send_message(&reply).await;
+                self.end_session().await;
+                Flow::Continue
+            }
+            Message::Abort(_) => Flow::Stop,
+            // Procedures live in this server; clients do not register any.
+            Message::Register(m) => self.refuse(MessageType::Register, m.request, error::NOT_AUTHORIZED).await,
+            Message::Unregister(m) => {
+                self.refuse(MessageType::Unregister, m.request, error::NO_SUCH_REGISTRATION)
+                    .await
+            }
+            Message::Subscribe(m) => self.refuse(MessageType::Subscribe, m.request, error::NOT_AUTHORIZED).await,
+            Message::Unsubscribe(m) => {
+                self.refuse(MessageType::Unsubscribe, m.request, error::NO_SUCH_SUBSCRIPTION)
+                    .await
+            }
+            Message::Publish(m) => {
+                if m.options.acknowledge == Some(true) {
+                    self.refuse(MessageType::Publish, m.request, error::NOT_AUTHORIZED).await
+                } else {
+                    Flow::Continue
+                }
+            }
+            // Acknowledged event delivery is never requested by this router.
+            Message::EventReceived(_) => Flow::Continue,
+            Message::Hello(_) => self.protocol_violation("HELLO received while a session is open").await,
+            Message::Authenticate(_) => {
+                self.protocol_violation("AUTHENTICATE received without a pending CHALLENGE")
+                    .await
+            }
+            Message::Yield(_) | Message::Error(_) => {
+                let name = message.message_type();
+                let text = format!("{name} received, but this router never sends INVOCATION");
+                self.protocol_violation(&text).await
+            }
+            other => {
+                let name = other.message_type();
+                self.protocol_violation(&format!("{name} is sent by routers, not clients")).await
+            }
+        }
+    }
+
+    async fn on_hello(&mut self, hello: Hello) -> Flow {
+        let realm = match self.config.realms.get(&hello.realm) {
+            Some(realm) => Some(realm.clone()),
+            None if self.config.default_realm => None,
+            None => {
+                let message = format!("no realm named {:?}", hello.realm);
+                self.abort(error::NO_SUCH_REALM, message).await;
+                return Flow::Stop;
+            }
+        };
+        let id = random_id();
+        let identity = Identity {
+            authid: hello.details.authid.clone().unwrap_or_else(|| id.to_string()),
+            authrole: "anonymous".to_owned(),
+            authmethod: "anonymous".to_owned(),
+            authprovider: "static".to_owned(),
+        };
+        let (control_tx, control) = mpsc::channel(4);
+        let session = Session::new(
+            id,
+            hello.realm.clone(),
+            identity.clone(),
+            self.transport.clone(),
+            self.outbound.clone(),
+            control_tx,
+        );
+        self.app.registry.insert(session.clone());
+        let cx = SessionContext {
+            session: session.clone(),
+            state: self.config.state.clone(),
+        };
+        for handler in &self.config.open_handlers {
+            handler.run(&cx).await;
+        }
+        let welcome = Message::Welcome(Welcome {
+            session: id,
+            details: WelcomeDetails {
+                realm: Some(hello.realm),
+                roles: Some(router_roles()),
+                agent: Some(AGENT.to_owned()),
+                authid: Some(identity.authid),
+                authrole: Some(identity.authrole),
+                authmethod: Some(identity.authmethod),
+                authprovider: Some(identity.authprovider),
+                ..WelcomeDetails::default()
+            },
+        });
+        self.outbound.send_message(&welcome).await;
+        self.phase = Phase::Open(OpenSession {
+            session,
+            realm,
+            control,
+        });
+        Flow::Continue
+    }
+
+    async fn on_call(&mut self, call: Call) -> Flow {
+        let Phase::Open(open) = &self.phase else {
+            return Flow::Continue;
+        };
+        let request = call.request;
+        if self.calls.is_running(request) {
+            let message = format!("CALL.Request {request} is already used by a running call");
+            return self.protocol_violation(&message).await;
+        }
+        let handler = match &open.realm {
+            Some(realm) if realm.rpc_handler.is_some() => realm.rpc_handler.clone(),
+            Some(realm) => realm
+                .routes
+                .lookup(&call.procedure)
+                .or_else(|| self.config.routes.lookup(&call.procedure))
+                .cloned(),
+            None => self.config.routes.lookup(&call.procedure).cloned(),
+        };
+        let Some(handler) = handler else {
+            let err = RpcError::new(error::NO_SUCH_PROCEDURE)
+                .arg(format!("no procedure is registered for {:?}", call.procedure));
+            self.outbound.send_message(&error_message(request, &err)).await;
+            return Flow::Continue;
+        };
+        let (args, kwargs) = match call.payload {
+            Payload::Args { args, kwargs } => (args, kwargs),
+            Payload::Transparent(_) => {
+                let err = RpcError::invalid_argument("payload passthru mode is not supported");
+                self.outbound.send_message(&error_message(request, &err)).await;
+                return Flow::Continue;
+            }
+        };
+        let state = Arc::new(CallState::default());
+        let receive_progress = call.options.receive_progress == Some(true);
+        let request_info = Request {
+            id: request,
+            procedure: Arc::from(call.procedure),
+            options: Arc::new(call.options),
+        };
+        let timeout = request_info.timeout();
+        let progress = Progress::new(receive_progress.then(|| ProgressTarget {
+            request,
+            outbound: self.outbound.clone(),
+            answered: state.clone(),
+        }));
+        let context = CallContext {
+            session: open.session.clone(),
+            request: request_info,
+            args: Value::List(args),
+            kwargs: Value::Dict(kwargs),
+            state: self.config.state.clone(),
+            progress,
+            snake_case_kwargs: self.config.snake_case_kwargs,
+        };
+        // Extracting arguments runs user code (Deserialize impls): guard it
+        // like the handler itself.
+        let started =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(context)));
+        let Ok(handler_future) = started else {
+            tracing::error!(%request, "a procedure handler panicked before it started");
+            let err = RpcError::runtime_error();
+            self.outbound.send_message(&error_message(request, &err)).await;
+            return Flow::Continue;
+        };
+        let work = run_call(
+            handler_future,
+            request,
+            state.clone(),
+            self.outbound.clone(),
+            receive_progress,
+            timeout,
+        );
+        self.calls.start(request, state, work).await;
+        Flow::Continue
+    }
+
+    async fn on_control(&mut self, control: Control) -> Flow {
+        match control {
+            Control::Close { reason, message } => {
+                let phase = std::mem::replace(&mut self.phase, Phase::NoSession);
+                self.phase = match phase {
+                    Phase::Open(open) => {
+                        self.outbound.send_message(&goodbye(&reason, message)).await;
+                        Phase::Closing(open, Instant::now() + GOODBYE_TIMEOUT)
+                    }
+                    other => other,
+                };
+                Flow::Continue
+            }
+            Control::Kill => Flow::Stop,
+        }
+    }
+
+    /// Answers a request this router does not serve with an ERROR.
+    async fn refuse(&mut self, request_type: MessageType, request: Id, uri: &str) -> Flow {
+        let message = Message::Error(ErrorMessage {
+            request_type,
+            request,
+            details: Default::default(),
+            error: uri.to_owned(),
+            payload: Payload::default(),
+        });
+        self.outbound.send_message(&message).await;
+        Flow::Continue
+    }
+
+    /// Sends ABORT `wamp.error.protocol_violation` and ends the connection.
+    async fn protocol_violation(&mut self, message: &str) -> Flow {
+        tracing::debug!(%message, "protocol violation");
+        self.abort(error::PROTOCOL_VIOLATION, message.to_owned()).await;
+        Flow::Stop
+    }
+
+    async fn abort(&mut self, reason: &str, message: String) {
+        let abort = Message::Abort(Abort {
+            details: CloseDetails {
+                message: Some(message),
+                extra: Dict::new(),
+            },
+            reason: reason.to_owned(),
+            payload: Payload::default(),
+        });
+        self.outbound.send_message(&abort).await;
+    }
+
+    /// Ends the open session, if any: its calls are dropped, it leaves the
+    /// registry, and the close handlers run in reverse order.
+    async fn end_session(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::NoSession);
+        let open = match phase {
+            Phase::Open(open) | Phase::Closing(open, _) => open,
+            Phase::NoSession => return,
+        };
+        self.calls = Calls::default();
+        self.app.registry.remove(open.session.id());
+        let cx = SessionContext {
+            session: open.session,
+            state: self.config.state.clone(),
+        };
+        for handler in self.config.close_handlers.iter().rev() {
+            handler.run(&cx).await;
+        }
+    }
+}
+
+/// The roles and features this router announces in WELCOME: exactly what
+/// it implements.
+fn router_roles() -> Dict {
+    let mut features = Dict::new();
+    for feature in ["progressive_call_results", "call_canceling", "call_timeout"] {
+        features.insert(feature.to_owned(), Value::Bool(true));
+    }
+    let mut dealer = Dict::new();
+    dealer.insert("features".to_owned(), Value::Dict(features));
+    let mut roles = Dict::new();
+    roles.insert("dealer".to_owned(), Value::Dict(dealer));
+    roles
+}
+
+/// The next request from the open session's handle; pending without one.
+async fn next_control(phase: &mut Phase) -> Control {
+    match phase {
+        Phase::Open(open) | Phase::Closing(open, _) => match open.control.recv().await {
+            Some(control) => control,
+            None => std::future::pending().await,
+        },
+        Phase::NoSession => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

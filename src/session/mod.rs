@@ -1,0 +1,191 @@
+//! Sessions: the WAMP state machine of one connection, and the handle that
+//! handlers use to talk to their session.
+
+mod calls;
+mod connection;
+mod outbound;
+pub(crate) mod registry;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serverwamp_protocol::Id;
+use serverwamp_protocol::message::{Goodbye, Message};
+use serverwamp_protocol::well_known::close;
+
+pub(crate) use calls::CallState;
+pub(crate) use connection::run_connection;
+pub(crate) use outbound::Outbound;
+
+use crate::transport::TransportInfo;
+
+/// Who a session is: the outcome of authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The authentication ID.
+    pub authid: String,
+    /// The authentication role.
+    pub authrole: String,
+    /// The authentication method used (`anonymous`, `ticket`, …).
+    pub authmethod: String,
+    /// Who vouched for the identity.
+    pub authprovider: String,
+}
+
+/// A handle to one open WAMP session: cheap to clone, safe to keep.
+///
+/// Handlers receive it by naming a `Session` argument. It tells who the
+/// session is, holds typed per-session data, and can close the session.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) id: Id,
+    pub(crate) realm: String,
+    pub(crate) identity: Identity,
+    pub(crate) transport: Arc<TransportInfo>,
+    /// The connection's outbound queue, for events (and later features)
+    /// sent outside a call.
+    #[allow(dead_code)]
+    pub(crate) outbound: Outbound,
+    /// Typed per-session data, created on first use.
+    data: Mutex<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    /// Requests to the connection task (close the session).
+    pub(crate) control: tokio::sync::mpsc::Sender<Control>,
+}
+
+/// What a session handle can ask of its connection task.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Send GOODBYE with this reason and message, then close.
+    Close { reason: String, message: Option<String> },
+    /// Close the transport at once.
+    Kill,
+}
+
+impl Session {
+    pub(crate) fn new(
+        id: Id,
+        realm: String,
+        identity: Identity,
+        transport: Arc<TransportInfo>,
+        outbound: Outbound,
+        control: tokio::sync::mpsc::Sender<Control>,
+    ) -> Self {
+        Session {
+            inner: Arc::new(SessionInner {
+                id,
+                realm,
+                identity,
+                transport,
+                outbound,
+                data: Mutex::new(None),
+                control,
+            }),
+        }
+    }
+
+    /// The session ID.
+    pub fn id(&self) -> Id {
+        self.inner.id
+    }
+
+    /// The realm the session joined.
+    pub fn realm(&self) -> &str {
+        &self.inner.realm
+    }
+
+    /// Who the session is.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// The authentication ID.
+    pub fn authid(&self) -> &str {
+        &self.inner.identity.authid
+    }
+
+    /// The authentication role.
+    pub fn authrole(&self) -> &str {
+        &self.inner.identity.authrole
+    }
+
+    /// Facts about the connection: peer address, HTTP headers, cookies.
+    pub fn transport(&self) -> &TransportInfo {
+        &self.inner.transport
+    }
+
+    fn data_map(&self) -> std::sync::MutexGuard<'_, Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>> {
+        self.inner.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stores a value of type `T` on the session, replacing any earlier one.
+    pub fn insert_data<T: Any + Send + Sync>(&self, value: T) {
+        self.data_map()
+            .get_or_insert_with(HashMap::new)
+            .insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// A copy of the session's value of type `T`, if one was stored.
+    pub fn data<T: Any + Send + Sync + Clone>(&self) -> Option<T> {
+        self.data_map()
+            .as_ref()?
+            .get(&TypeId::of::<T>())?
+            .downcast_ref::<T>()
+            .cloned()
+    }
+
+    /// Removes and returns the session's value of type `T`.
+    pub fn remove_data<T: Any + Send + Sync>(&self) -> Option<T> {
+        let boxed = self.data_map().as_mut()?.remove(&TypeId::of::<T>())?;
+        boxed.downcast::<T>().ok().map(|b| *b)
+    }
+
+    /// Closes the session from the server side: sends GOODBYE with `reason`
+    /// (e.g. `wamp.close.close_realm`) and an optional message, waits
+    /// briefly for the client's GOODBYE, then closes the connection.
+    pub async fn close(&self, reason: impl Into<String>, message: Option<String>) {
+        let _ = self
+            .inner
+            .control
+            .send(Control::Close {
+                reason: reason.into(),
+                message,
+            })
+            .await;
+    }
+
+    /// Whether the session's connection is still open.
+    pub fn is_open(&self) -> bool {
+        !self.inner.control.is_closed()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.inner.id)
+            .field("realm", &self.inner.realm)
+            .field("authid", &self.inner.identity.authid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The GOODBYE a router sends to end a session.
+pub(crate) fn goodbye(reason: &str, message: Option<String>) -> Message {
+    let details = serverwamp_protocol::message::CloseDetails {
+        message,
+        ..Default::default()
+    };
+    Message::Goodbye(Goodbye {
+        details,
+        reason: reason.to_owned(),
+    })
+}
+
+/// The reason a server shutdown closes sessions with.
+pub(crate) const SHUTDOWN_REASON: &str = close::SYSTEM_SHUTDOWN;

@@ -1,0 +1,132 @@
+//! The one bounded queue through which everything reaches a session's
+//! client, and the writer task that drains it.
+
+use bytes::Bytes;
+use serverwamp_protocol::{Codec, Message};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::transport::FrameWriter;
+
+/// How many encoded messages may wait for one slow client before senders
+/// wait in turn.
+pub(crate) const OUTBOUND_CAPACITY: usize = 256;
+
+/// Largest batched frame the writer builds from queued messages.
+const MAX_BATCH_FRAME: usize = 64 * 1024;
+
+/// The sending side of a session's outbound queue: encodes with the
+/// connection's codec and queues the bytes for the writer task.
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    tx: mpsc::Sender<Bytes>,
+    codec: Codec,
+}
+
+impl Outbound {
+    /// A queue and its receiving end for [`run_writer`].
+    pub(crate) fn channel(codec: Codec) -> (Self, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
+        (Outbound { tx, codec }, rx)
+    }
+
+    /// Encodes `message` into one record (framed for a batch when the codec
+    /// is batched).
+    pub(crate) fn encode(&self, message: &Message) -> Result<Bytes, serverwamp_protocol::EncodeError> {
+        let mut out = Vec::with_capacity(64);
+        self.codec.encode_frame(message, &mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Encodes and queues a message, waiting while the queue is full.
+    /// Returns false if the message could not be encoded (logged) or the
+    /// session is gone.
+    pub(crate) async fn send_message(&self, message: &Message) -> bool {
+        match self.encode(message) {
+            Ok(bytes) => self.send_encoded(bytes).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping a message that cannot be encoded");
+                false
+            }
+        }
+    }
+
+    /// Queues already encoded bytes, waiting while the queue is full.
+    pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
+        self.tx.send(bytes).await.is_ok()
+    }
+
+    /// The connection's codec.
+    pub(crate) fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// Replaces the codec (once the peer's batch separator is known).
+    pub(crate) fn set_codec(&mut self, codec: Codec) {
+        self.codec = codec;
+    }
+}
+
+/// Drains the queue into the transport: feeds everything queued, then
+/// flushes once; for batched codecs, joins queued records into one frame.
+/// When `stop` fires, writes what is already queued, then closes the
+/// transport. (Senders may outlive the connection in handles that users
+/// keep, so the queue closing cannot be the signal.)
+pub(crate) async fn run_writer<W: FrameWriter>(
+    mut rx: mpsc::Receiver<Bytes>,
+    mut writer: W,
+    batched: bool,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => match first {
+                Some(first) => first,
+                None => break,
+            },
+            _ = &mut stop => {
+                rx.close();
+                match rx.try_recv() {
+                    Ok(first) => first,
+                    Err(_) => break,
+                }
+            }
+        };
+        if write_queued(first, &mut rx, &mut writer, batched).await.is_err() {
+            break;
+        }
+    }
+    writer.close().await;
+}
+
+/// Writes `first` and whatever else is queued, then flushes.
+async fn write_queued<W: FrameWriter>(
+    first: Bytes,
+    rx: &mut mpsc::Receiver<Bytes>,
+    writer: &mut W,
+    batched: bool,
+) -> Result<(), crate::transport::TransportError> {
+    if batched {
+        match rx.try_recv() {
+            Err(_) => writer.feed(first).await?,
+            Ok(second) => {
+                let mut frame = Vec::with_capacity(first.len() + second.len());
+                frame.extend_from_slice(&first);
+                frame.extend_from_slice(&second);
+                while frame.len() < MAX_BATCH_FRAME {
+                    match rx.try_recv() {
+                        Ok(next) => frame.extend_from_slice(&next),
+                        Err(_) => break,
+                    }
+                }
+                writer.feed(Bytes::from(frame)).await?;
+            }
+        }
+    } else {
+        writer.feed(first).await?;
+        while let Ok(next) = rx.try_recv() {
+            writer.feed(next).await?;
+        }
+    }
+    writer.flush().await
+}

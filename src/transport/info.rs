@@ -1,0 +1,99 @@
+//! What a handler or authenticator may know about a connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use http::HeaderMap;
+
+/// The kind of transport a session arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// WAMP over WebSocket.
+    WebSocket,
+    /// WAMP over RawSocket (TCP or Unix).
+    RawSocket,
+}
+
+/// The address of the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerAddress {
+    /// An IP peer.
+    Ip(SocketAddr),
+    /// A Unix domain socket peer (its path, often empty).
+    Unix(String),
+    /// The transport did not say.
+    Unknown,
+}
+
+impl std::fmt::Display for PeerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddress::Ip(addr) => write!(f, "{}", addr.ip()),
+            PeerAddress::Unix(path) => write!(f, "unix:{path}"),
+            PeerAddress::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Facts about the connection a session arrived on: the peer's address and,
+/// for WebSocket, the HTTP request that opened it.
+#[derive(Debug, Clone)]
+pub struct TransportInfo {
+    pub(crate) kind: TransportKind,
+    pub(crate) peer: PeerAddress,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) cookies: HashMap<String, String>,
+}
+
+impl TransportInfo {
+    /// Info for a connection that has no HTTP request (RawSocket, tests).
+    pub fn new(kind: TransportKind, peer: PeerAddress) -> Self {
+        TransportInfo {
+            kind,
+            peer,
+            path: String::new(),
+            query: None,
+            headers: HeaderMap::new(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    /// The transport kind.
+    pub fn kind(&self) -> TransportKind {
+        self.kind
+    }
+
+    /// The peer's address.
+    pub fn peer_address(&self) -> &PeerAddress {
+        &self.peer
+    }
+
+    /// The request path of the WebSocket upgrade, e.g. `/ws`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query string of the WebSocket upgrade, without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The HTTP headers of the WebSocket upgrade.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The cookies sent with the WebSocket upgrade, by name.
+    pub fn cookies(&self) -> &HashMap<String, String> {
+        &self.cookies
+    }
+
+    /// One cookie's value.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+}

@@ -1,0 +1,37 @@
+//! Transports: they move frames between a peer and a WAMP session and know
+//! nothing of routing.
+//!
+//! A transport hands each connection to the session layer as a
+//! [`FrameReader`] and a [`FrameWriter`] plus the [`TransportInfo`] that
+//! authenticators and handlers may read.
+
+mod info;
+pub mod websocket;
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+pub use info::{PeerAddress, TransportInfo, TransportKind};
+
+/// Why a transport stopped moving frames.
+#[derive(Debug, thiserror::Error)]
+#[error("transport error: {0}")]
+pub struct TransportError(pub(crate) String);
+
+/// The receiving half of a connection: whole WAMP frames, one at a time.
+pub(crate) trait FrameReader: Send + 'static {
+    /// The next data frame; `None` once the peer has closed the connection.
+    /// Transport-level control frames (pings, pongs) are handled inside.
+    fn next_frame(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
+}
+
+/// The sending half of a connection, driven by the session's one writer task.
+pub(crate) trait FrameWriter: Send + 'static {
+    /// Queues a frame in the transport without flushing it.
+    fn feed(&mut self, frame: Bytes) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Writes out everything fed so far.
+    fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// Closes the connection cleanly (a WebSocket close frame, a TCP FIN).
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
