@@ -152,15 +152,25 @@ impl Application {
 
     /// Runs `handler` when a session has opened (after authentication,
     /// before WELCOME is sent). Handlers run in the order they were added.
-    pub fn add_session_open_handler<H: SessionHandler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
-        self.config_mut().open_handlers.push(BoxedSessionHandler::new(handler));
+    pub fn add_session_open_handler<H: SessionHandler<T>, T: 'static>(
+        &mut self,
+        handler: H,
+    ) -> &mut Self {
+        self.config_mut()
+            .open_handlers
+            .push(BoxedSessionHandler::new(handler));
         self
     }
 
     /// Runs `handler` when a session ends, however it ends. Close handlers
     /// run in the reverse of the order they were added, like teardown.
-    pub fn add_session_close_handler<H: SessionHandler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
-        self.config_mut().close_handlers.push(BoxedSessionHandler::new(handler));
+    pub fn add_session_close_handler<H: SessionHandler<T>, T: 'static>(
+        &mut self,
+        handler: H,
+    ) -> &mut Self {
+        self.config_mut()
+            .close_handlers
+            .push(BoxedSessionHandler::new(handler));
         self
     }
 

@@ -12,5 +12,5 @@ mod session;
 pub mod transport;
 
 pub use application::{Application, Realm};
-pub use session::{Identity, Session};
 pub use serverwamp_protocol as protocol;
+pub use session::{Identity, Session};

@@ -5,8 +5,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serverwamp_protocol::message::{CallOptions, Message, Payload, ResultDetails, ResultMessage};
 use serverwamp_protocol::value::from_value;
 use serverwamp_protocol::{Dict, Id, List, Value};
@@ -137,9 +137,15 @@ impl<T: DeserializeOwned> FromCall for Kwargs<T> {
 
 impl<T: Serialize> IntoCallResult for Args<T> {
     fn into_call_result(self) -> CallOutcome {
-        CallOutcome::Done(value_of(&self.0).and_then(|v| match v {
-            Value::List(args) => Ok(RpcResult { args, kwargs: Dict::new() }),
-            other => Ok(RpcResult { args: vec![other], kwargs: Dict::new() }),
+        CallOutcome::Done(value_of(&self.0).map(|v| match v {
+            Value::List(args) => RpcResult {
+                args,
+                kwargs: Dict::new(),
+            },
+            other => RpcResult {
+                args: vec![other],
+                kwargs: Dict::new(),
+            },
         }))
     }
 }
@@ -147,9 +153,15 @@ impl<T: Serialize> IntoCallResult for Args<T> {
 impl<T: Serialize> IntoCallResult for Kwargs<T> {
     fn into_call_result(self) -> CallOutcome {
         CallOutcome::Done(value_of(&self.0).and_then(|v| match v {
-            Value::Dict(kwargs) => Ok(RpcResult { args: List::new(), kwargs }),
+            Value::Dict(kwargs) => Ok(RpcResult {
+                args: List::new(),
+                kwargs,
+            }),
             other => {
-                tracing::warn!(kind = other.kind(), "Kwargs(..) returned a value that is not a map");
+                tracing::warn!(
+                    kind = other.kind(),
+                    "Kwargs(..) returned a value that is not a map"
+                );
                 Err(RpcError::runtime_error())
             }
         }))

@@ -31,7 +31,7 @@ pub trait Handler<T>: Clone + Send + Sync + Sized + 'static {
 
 macro_rules! impl_handler {
     ($($ty:ident),*) => {
-        #[allow(non_snake_case, unused_variables)]
+        #[allow(non_snake_case, unused_variables, clippy::redundant_closure_call)]
         impl<F, Fut, R, $($ty,)*> Handler<($($ty,)*)> for F
         where
             F: Fn($($ty),*) -> Fut + Clone + Send + Sync + 'static,

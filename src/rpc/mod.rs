@@ -12,8 +12,8 @@ use serverwamp_protocol::MatchPolicy;
 
 pub use extract::{Args, CallContext, FromCall, Kwargs, Params, Progress, Request, State};
 pub(crate) use extract::{ProgressTarget, StateMap};
-pub use handler::Handler;
 pub(crate) use handler::BoxedHandler;
+pub use handler::Handler;
 pub(crate) use result::ItemStream;
 pub use result::{CallOutcome, IntoCallResult, Progressive, ProgressiveItem, RpcError, RpcResult};
 
@@ -41,24 +41,42 @@ impl RpcRouteSet {
     }
 
     /// Routes calls to exactly `uri` to `handler`.
-    pub fn route<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+    pub fn route<H: Handler<T>, T: 'static>(
+        &mut self,
+        uri: impl Into<String>,
+        handler: H,
+    ) -> &mut Self {
         self.add(uri, MatchPolicy::Exact, handler)
     }
 
     /// Routes calls to `uri` and every URI below it (component-aware:
     /// `a.b` covers `a.b` and `a.b.c`, not `a.bc`).
-    pub fn route_prefix<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+    pub fn route_prefix<H: Handler<T>, T: 'static>(
+        &mut self,
+        uri: impl Into<String>,
+        handler: H,
+    ) -> &mut Self {
         self.add(uri, MatchPolicy::Prefix, handler)
     }
 
     /// Routes calls matching a wildcard pattern, where empty components
     /// match any one component (`a..c` covers `a.b.c`).
-    pub fn route_wildcard<H: Handler<T>, T: 'static>(&mut self, pattern: impl Into<String>, handler: H) -> &mut Self {
+    pub fn route_wildcard<H: Handler<T>, T: 'static>(
+        &mut self,
+        pattern: impl Into<String>,
+        handler: H,
+    ) -> &mut Self {
         self.add(pattern, MatchPolicy::Wildcard, handler)
     }
 
-    fn add<H: Handler<T>, T: 'static>(&mut self, uri: impl Into<String>, policy: MatchPolicy, handler: H) -> &mut Self {
-        self.routes.push((uri.into(), policy, BoxedHandler::new(handler)));
+    fn add<H: Handler<T>, T: 'static>(
+        &mut self,
+        uri: impl Into<String>,
+        policy: MatchPolicy,
+        handler: H,
+    ) -> &mut Self {
+        self.routes
+            .push((uri.into(), policy, BoxedHandler::new(handler)));
         self
     }
 }
@@ -86,7 +104,8 @@ impl RouteTable {
                 MatchPolicy::Prefix => {
                     self.prefix.retain(|(u, _)| *u != uri);
                     self.prefix.push((uri, handler));
-                    self.prefix.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                    self.prefix
+                        .sort_by_key(|(uri, _)| std::cmp::Reverse(uri.len()));
                 }
                 MatchPolicy::Wildcard => {
                     self.wildcard.retain(|(u, _)| *u != uri);

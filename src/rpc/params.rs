@@ -81,7 +81,11 @@ impl<'a> ParamsDeserializer<'a> {
             bound.push((field, value));
         }
         for (key, value) in self.kwargs {
-            let name = if self.snake_case { to_snake_case(key) } else { std::borrow::Cow::Borrowed(key.as_str()) };
+            let name = if self.snake_case {
+                to_snake_case(key)
+            } else {
+                std::borrow::Cow::Borrowed(key.as_str())
+            };
             let Some(field) = fields.iter().find(|f| **f == name) else {
                 return Err(ParamsError(format!("unexpected keyword argument `{key}`")));
             };
@@ -102,9 +106,12 @@ impl<'de> de::Deserializer<'de> for ParamsDeserializer<'de> {
     /// Anything but a struct is filled from the positional arguments.
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamsError> {
         if !self.kwargs.is_empty() {
-            return Err(ParamsError("this procedure takes no keyword arguments".into()));
+            return Err(ParamsError(
+                "this procedure takes no keyword arguments".into(),
+            ));
         }
-        de::Deserializer::deserialize_any(self.args, visitor).map_err(|e| ParamsError(argument_error(&e)))
+        de::Deserializer::deserialize_any(self.args, visitor)
+            .map_err(|e| ParamsError(argument_error(&e)))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -134,7 +141,12 @@ fn argument_error(e: &serverwamp_protocol::value::DeserializeError) -> String {
     match path.strip_prefix('[').and_then(|p| p.split_once(']')) {
         Some((index, rest)) => match index.parse::<usize>() {
             Ok(i) if rest.is_empty() => format!("argument {}: {}", i + 1, e.message()),
-            Ok(i) => format!("argument {} at {}: {}", i + 1, rest.trim_start_matches('.'), e.message()),
+            Ok(i) => format!(
+                "argument {} at {}: {}",
+                i + 1,
+                rest.trim_start_matches('.'),
+                e.message()
+            ),
             Err(_) => e.to_string(),
         },
         None => e.to_string(),
@@ -149,7 +161,10 @@ struct BoundArgs<'a> {
 impl<'de> MapAccess<'de> for BoundArgs<'de> {
     type Error = ParamsError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, ParamsError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ParamsError> {
         let Some((name, value)) = self.entries.next() else {
             return Ok(None);
         };
@@ -158,7 +173,10 @@ impl<'de> MapAccess<'de> for BoundArgs<'de> {
         Ok(Some(key))
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ParamsError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ParamsError> {
         let (name, value) = self
             .current
             .take()
@@ -167,7 +185,11 @@ impl<'de> MapAccess<'de> for BoundArgs<'de> {
             if e.path().is_empty() {
                 ParamsError(format!("argument `{name}`: {}", e.message()))
             } else {
-                ParamsError(format!("argument `{name}` at {}: {}", e.path(), e.message()))
+                ParamsError(format!(
+                    "argument `{name}` at {}: {}",
+                    e.path(),
+                    e.message()
+                ))
             }
         })
     }
@@ -189,20 +211,50 @@ mod tests {
         number2: f64,
     }
 
-    fn bind<T: Deserialize<'static>>(args: Vec<Value>, kwargs: Vec<(&str, Value)>) -> Result<T, ParamsError> {
+    fn bind<T: Deserialize<'static>>(
+        args: Vec<Value>,
+        kwargs: Vec<(&str, Value)>,
+    ) -> Result<T, ParamsError> {
         let args: &'static Value = Box::leak(Box::new(Value::List(args)));
-        let kwargs: &'static Dict = Box::leak(Box::new(kwargs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()));
-        T::deserialize(ParamsDeserializer { args, kwargs, snake_case: true })
+        let kwargs: &'static Dict = Box::leak(Box::new(
+            kwargs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ));
+        T::deserialize(ParamsDeserializer {
+            args,
+            kwargs,
+            snake_case: true,
+        })
     }
 
     #[test]
     fn positional_keyword_and_mixed() {
-        let expect = Add { number1: 1.0, number2: 2.5 };
-        assert_eq!(bind::<Add>(vec![1u64.into(), 2.5.into()], vec![]), Ok(Add { ..expect }));
-        let kw = bind::<Add>(vec![], vec![("number2", 2.5.into()), ("number1", 1u64.into())]);
-        assert_eq!(kw, Ok(Add { number1: 1.0, number2: 2.5 }));
+        let expect = Add {
+            number1: 1.0,
+            number2: 2.5,
+        };
+        assert_eq!(
+            bind::<Add>(vec![1u64.into(), 2.5.into()], vec![]),
+            Ok(Add { ..expect })
+        );
+        let kw = bind::<Add>(
+            vec![],
+            vec![("number2", 2.5.into()), ("number1", 1u64.into())],
+        );
+        assert_eq!(
+            kw,
+            Ok(Add {
+                number1: 1.0,
+                number2: 2.5
+            })
+        );
         let mixed = bind::<Add>(vec![1u64.into()], vec![("number2", 2.5.into())]);
-        assert_eq!(mixed, Ok(Add { number1: 1.0, number2: 2.5 }));
+        assert_eq!(
+            mixed,
+            Ok(Add {
+                number1: 1.0,
+                number2: 2.5
+            })
+        );
     }
 
     #[test]
@@ -212,19 +264,31 @@ mod tests {
         let surplus = bind::<Add>(vec![1u64.into(), 2u64.into(), 3u64.into()], vec![]);
         assert_eq!(
             surplus,
-            Err(ParamsError("too many positional arguments: 3 given, Add takes at most 2".into()))
+            Err(ParamsError(
+                "too many positional arguments: 3 given, Add takes at most 2".into()
+            ))
         );
-        let dup = bind::<Add>(vec![1u64.into(), 2u64.into()], vec![("number1", 1u64.into())]);
+        let dup = bind::<Add>(
+            vec![1u64.into(), 2u64.into()],
+            vec![("number1", 1u64.into())],
+        );
         assert_eq!(
             dup,
-            Err(ParamsError("argument `number1` given both by position and by keyword".into()))
+            Err(ParamsError(
+                "argument `number1` given both by position and by keyword".into()
+            ))
         );
         let unknown = bind::<Add>(vec![], vec![("number3", 1u64.into())]);
-        assert_eq!(unknown, Err(ParamsError("unexpected keyword argument `number3`".into())));
+        assert_eq!(
+            unknown,
+            Err(ParamsError("unexpected keyword argument `number3`".into()))
+        );
         let wrong = bind::<Add>(vec![1u64.into(), "x".into()], vec![]);
         assert_eq!(
             wrong,
-            Err(ParamsError("argument `number2`: invalid type: string \"x\", expected f64".into()))
+            Err(ParamsError(
+                "argument `number2`: invalid type: string \"x\", expected f64".into()
+            ))
         );
     }
 
@@ -234,15 +298,26 @@ mod tests {
         struct P {
             time_left: u32,
         }
-        assert_eq!(bind::<P>(vec![], vec![("timeLeft", 3u64.into())]), Ok(P { time_left: 3 }));
+        assert_eq!(
+            bind::<P>(vec![], vec![("timeLeft", 3u64.into())]),
+            Ok(P { time_left: 3 })
+        );
         assert_eq!(to_snake_case("gregorianYear"), "gregorian_year");
         assert_eq!(to_snake_case("plain"), "plain");
     }
 
     #[test]
     fn tuples_take_positional_arguments() {
-        assert_eq!(bind::<(u8, String)>(vec![1u64.into(), "a".into()], vec![]), Ok((1, "a".to_owned())));
+        assert_eq!(
+            bind::<(u8, String)>(vec![1u64.into(), "a".into()], vec![]),
+            Ok((1, "a".to_owned()))
+        );
         let err = bind::<(u8, String)>(vec![1u64.into(), 2u64.into()], vec![]);
-        assert_eq!(err, Err(ParamsError("argument 2: invalid type: integer `2`, expected a string".into())));
+        assert_eq!(
+            err,
+            Err(ParamsError(
+                "argument 2: invalid type: integer `2`, expected a string".into()
+            ))
+        );
     }
 }

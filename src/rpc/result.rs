@@ -289,7 +289,9 @@ macro_rules! scalar_results {
     )*};
 }
 
-scalar_results!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, String, &str);
+scalar_results!(
+    bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, String, &str
+);
 
 impl<T: Serialize> IntoCallResult for Vec<T> {
     fn into_call_result(self) -> CallOutcome {
@@ -380,14 +382,26 @@ mod tests {
 
     #[test]
     fn scalars_are_one_argument() {
-        assert_eq!(result(42i32.into_call_result()), Ok(RpcResult::new().arg(42)));
-        assert_eq!(result("x".into_call_result()), Ok(RpcResult::new().arg("x")));
+        assert_eq!(
+            result(42i32.into_call_result()),
+            Ok(RpcResult::new().arg(42))
+        );
+        assert_eq!(
+            result("x".into_call_result()),
+            Ok(RpcResult::new().arg("x"))
+        );
     }
 
     #[test]
     fn sequences_are_positional() {
         let r = result(vec!["Peanut Butter", "Jelly", "Bread"].into_call_result());
-        assert_eq!(r, Ok(RpcResult::new().arg("Peanut Butter").arg("Jelly").arg("Bread")));
+        assert_eq!(
+            r,
+            Ok(RpcResult::new()
+                .arg("Peanut Butter")
+                .arg("Jelly")
+                .arg("Bread"))
+        );
         let r = result((1u8, "two").into_call_result());
         assert_eq!(r, Ok(RpcResult::new().arg(1).arg("two")));
     }
@@ -402,7 +416,10 @@ mod tests {
 
     #[test]
     fn none_is_a_null_argument_and_errors_pass_through() {
-        assert_eq!(result(None::<i32>.into_call_result()), Ok(RpcResult::new().arg(Value::Null)));
+        assert_eq!(
+            result(None::<i32>.into_call_result()),
+            Ok(RpcResult::new().arg(Value::Null))
+        );
         let r: Result<i32, RpcError> = Err(RpcError::new("a.b"));
         assert_eq!(result(r.into_call_result()), Err(RpcError::new("a.b")));
     }

@@ -10,11 +10,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
+use serverwamp_protocol::Id;
 use serverwamp_protocol::message::{
     CancelMode, ErrorMessage, Message, MessageType, Payload, ResultDetails, ResultMessage,
 };
 use serverwamp_protocol::well_known::error;
-use serverwamp_protocol::Id;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -58,7 +58,12 @@ impl Calls {
 
     /// Starts a call. A handler that finishes at its first poll (most do)
     /// is answered right here, without spawning a task.
-    pub(crate) async fn start(&mut self, request: Id, state: Arc<CallState>, work: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) async fn start(
+        &mut self,
+        request: Id,
+        state: Arc<CallState>,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) {
         let mut work = Box::pin(work);
         if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
             return;
@@ -95,7 +100,9 @@ impl Calls {
             // The handler runs on unseen; the caller is answered now.
             CancelMode::Skip => {
                 if state.claim_answer() {
-                    outbound.send_message(&error_message(request, &RpcError::new(error::CANCELED))).await;
+                    outbound
+                        .send_message(&error_message(request, &RpcError::new(error::CANCELED)))
+                        .await;
                 }
             }
             // The task drops the handler, then answers itself.
@@ -103,7 +110,9 @@ impl Calls {
             // The caller is answered now and the handler dropped.
             CancelMode::KillNoWait => {
                 if state.claim_answer() {
-                    outbound.send_message(&error_message(request, &RpcError::new(error::CANCELED))).await;
+                    outbound
+                        .send_message(&error_message(request, &RpcError::new(error::CANCELED)))
+                        .await;
                 }
                 state.stop.notify_one();
             }
@@ -204,7 +213,9 @@ async fn drive_progressive(
         match next {
             Ok(Some(ProgressiveItem::Progress(report))) => {
                 if receive_progress && !state.is_answered() {
-                    outbound.send_message(&result_message(request, report, true)).await;
+                    outbound
+                        .send_message(&result_message(request, report, true))
+                        .await;
                 }
             }
             Ok(Some(ProgressiveItem::Result(result))) => return Ok(result),

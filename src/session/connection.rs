@@ -42,7 +42,12 @@ pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
 ) {
     let (outbound, queue) = Outbound::channel(codec);
     let (stop_writer, writer_stopped) = oneshot::channel();
-    let writer_task = tokio::spawn(run_writer(queue, writer, codec.is_batched(), writer_stopped));
+    let writer_task = tokio::spawn(run_writer(
+        queue,
+        writer,
+        codec.is_batched(),
+        writer_stopped,
+    ));
     let mut conn = Connection {
         config: app.config.clone(),
         app,
@@ -123,7 +128,9 @@ impl Connection {
 
     async fn on_frame(&mut self, frame: &[u8]) -> Flow {
         let mut inbox = std::mem::take(&mut self.inbox);
-        let decoded = self.codec.decode_frame(frame, &self.config.rules, &mut inbox);
+        let decoded = self
+            .codec
+            .decode_frame(frame, &self.config.rules, &mut inbox);
         // A batched JSON peer's record separator is learnt from its frames;
         // everything sent from here on uses the same one.
         if self.outbound.codec() != self.codec {
@@ -137,10 +144,8 @@ impl Connection {
             }
         }
         self.inbox = inbox;
-        if flow == Flow::Continue {
-            if let Err(e) = decoded {
-                return self.protocol_violation(&e.to_string()).await;
-            }
+        if let (Flow::Continue, Err(e)) = (&flow, decoded) {
+            return self.protocol_violation(&e.to_string()).await;
         }
         flow
     }
@@ -152,7 +157,8 @@ impl Connection {
                 Message::Abort(_) => Flow::Stop,
                 other => {
                     let name = other.message_type();
-                    self.protocol_violation(&format!("{name} received before HELLO")).await
+                    self.protocol_violation(&format!("{name} received before HELLO"))
+                        .await
                 }
             },
             Phase::Open(_) => self.on_session_message(message).await,
@@ -181,26 +187,44 @@ impl Connection {
             }
             Message::Abort(_) => Flow::Stop,
             // Procedures live in this server; clients do not register any.
-            Message::Register(m) => self.refuse(MessageType::Register, m.request, error::NOT_AUTHORIZED).await,
-            Message::Unregister(m) => {
-                self.refuse(MessageType::Unregister, m.request, error::NO_SUCH_REGISTRATION)
+            Message::Register(m) => {
+                self.refuse(MessageType::Register, m.request, error::NOT_AUTHORIZED)
                     .await
             }
-            Message::Subscribe(m) => self.refuse(MessageType::Subscribe, m.request, error::NOT_AUTHORIZED).await,
-            Message::Unsubscribe(m) => {
-                self.refuse(MessageType::Unsubscribe, m.request, error::NO_SUCH_SUBSCRIPTION)
+            Message::Unregister(m) => {
+                self.refuse(
+                    MessageType::Unregister,
+                    m.request,
+                    error::NO_SUCH_REGISTRATION,
+                )
+                .await
+            }
+            Message::Subscribe(m) => {
+                self.refuse(MessageType::Subscribe, m.request, error::NOT_AUTHORIZED)
                     .await
+            }
+            Message::Unsubscribe(m) => {
+                self.refuse(
+                    MessageType::Unsubscribe,
+                    m.request,
+                    error::NO_SUCH_SUBSCRIPTION,
+                )
+                .await
             }
             Message::Publish(m) => {
                 if m.options.acknowledge == Some(true) {
-                    self.refuse(MessageType::Publish, m.request, error::NOT_AUTHORIZED).await
+                    self.refuse(MessageType::Publish, m.request, error::NOT_AUTHORIZED)
+                        .await
                 } else {
                     Flow::Continue
                 }
             }
             // Acknowledged event delivery is never requested by this router.
             Message::EventReceived(_) => Flow::Continue,
-            Message::Hello(_) => self.protocol_violation("HELLO received while a session is open").await,
+            Message::Hello(_) => {
+                self.protocol_violation("HELLO received while a session is open")
+                    .await
+            }
             Message::Authenticate(_) => {
                 self.protocol_violation("AUTHENTICATE received without a pending CHALLENGE")
                     .await
@@ -212,7 +236,8 @@ impl Connection {
             }
             other => {
                 let name = other.message_type();
-                self.protocol_violation(&format!("{name} is sent by routers, not clients")).await
+                self.protocol_violation(&format!("{name} is sent by routers, not clients"))
+                    .await
             }
         }
     }
@@ -229,7 +254,11 @@ impl Connection {
         };
         let id = random_id();
         let identity = Identity {
-            authid: hello.details.authid.clone().unwrap_or_else(|| id.to_string()),
+            authid: hello
+                .details
+                .authid
+                .clone()
+                .unwrap_or_else(|| id.to_string()),
             authrole: "anonymous".to_owned(),
             authmethod: "anonymous".to_owned(),
             authprovider: "static".to_owned(),
@@ -292,16 +321,22 @@ impl Connection {
             None => self.config.routes.lookup(&call.procedure).cloned(),
         };
         let Some(handler) = handler else {
-            let err = RpcError::new(error::NO_SUCH_PROCEDURE)
-                .arg(format!("no procedure is registered for {:?}", call.procedure));
-            self.outbound.send_message(&error_message(request, &err)).await;
+            let err = RpcError::new(error::NO_SUCH_PROCEDURE).arg(format!(
+                "no procedure is registered for {:?}",
+                call.procedure
+            ));
+            self.outbound
+                .send_message(&error_message(request, &err))
+                .await;
             return Flow::Continue;
         };
         let (args, kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
                 let err = RpcError::invalid_argument("payload passthru mode is not supported");
-                self.outbound.send_message(&error_message(request, &err)).await;
+                self.outbound
+                    .send_message(&error_message(request, &err))
+                    .await;
                 return Flow::Continue;
             }
         };
@@ -334,7 +369,9 @@ impl Connection {
         let Ok(handler_future) = started else {
             tracing::error!(%request, "a procedure handler panicked before it started");
             let err = RpcError::runtime_error();
-            self.outbound.send_message(&error_message(request, &err)).await;
+            self.outbound
+                .send_message(&error_message(request, &err))
+                .await;
             return Flow::Continue;
         };
         let work = run_call(
@@ -382,7 +419,8 @@ impl Connection {
     /// Sends ABORT `wamp.error.protocol_violation` and ends the connection.
     async fn protocol_violation(&mut self, message: &str) -> Flow {
         tracing::debug!(%message, "protocol violation");
-        self.abort(error::PROTOCOL_VIOLATION, message.to_owned()).await;
+        self.abort(error::PROTOCOL_VIOLATION, message.to_owned())
+            .await;
         Flow::Stop
     }
 

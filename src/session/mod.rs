@@ -62,7 +62,10 @@ pub(crate) struct SessionInner {
 #[derive(Debug)]
 pub(crate) enum Control {
     /// Send GOODBYE with this reason and message, then close.
-    Close { reason: String, message: Option<String> },
+    Close {
+        reason: String,
+        message: Option<String>,
+    },
     /// Close the transport at once.
     Kill,
 }
@@ -119,8 +122,13 @@ impl Session {
         &self.inner.transport
     }
 
-    fn data_map(&self) -> std::sync::MutexGuard<'_, Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>> {
-        self.inner.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn data_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>> {
+        self.inner
+            .data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Stores a value of type `T` on the session, replacing any earlier one.

@@ -31,7 +31,10 @@ impl Outbound {
 
     /// Encodes `message` into one record (framed for a batch when the codec
     /// is batched).
-    pub(crate) fn encode(&self, message: &Message) -> Result<Bytes, serverwamp_protocol::EncodeError> {
+    pub(crate) fn encode(
+        &self,
+        message: &Message,
+    ) -> Result<Bytes, serverwamp_protocol::EncodeError> {
         let mut out = Vec::with_capacity(64);
         self.codec.encode_frame(message, &mut out)?;
         Ok(Bytes::from(out))
@@ -92,7 +95,10 @@ pub(crate) async fn run_writer<W: FrameWriter>(
                 }
             }
         };
-        if write_queued(first, &mut rx, &mut writer, batched).await.is_err() {
+        if write_queued(first, &mut rx, &mut writer, batched)
+            .await
+            .is_err()
+        {
             break;
         }
     }

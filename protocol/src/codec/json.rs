@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::value::Value;
 
 /// Decodes one JSON document. serde_json refuses trailing characters and
-/// nesting deeper than 128 levels.
+/// nesting of 128 levels or more.
 pub(super) fn decode_value(bytes: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }

@@ -19,8 +19,9 @@ use self::batched::{BatchError, JsonSeparator};
 use crate::message::{Message, ProtocolViolation, ValidationRules};
 use crate::value::Value;
 
-/// How deep values may nest in a received message. Deeper input is refused
-/// before it can exhaust the stack.
+/// Received values nesting this deep or deeper are refused before they can
+/// exhaust the stack; the limit serde_json has built in, applied to every
+/// codec alike.
 const MAX_NESTING: usize = 128;
 
 /// A WAMP serialization format.
@@ -55,7 +56,7 @@ impl Serialization {
     ///
     /// # Errors
     /// [`DecodeError::is_malformed`] when the bytes are not valid in this
-    /// serialization, or nest deeper than 128 levels.
+    /// serialization, or nest 128 levels deep or more.
     pub fn decode_value(self, bytes: &[u8]) -> Result<Value, DecodeError> {
         let result = match self {
             Serialization::Json => json::decode_value(bytes),

@@ -1,0 +1,286 @@
+//! The serverwamp demo app: every feature of the library at once, with the
+//! behaviour fixed by the project's demo contract.
+//!
+//! ```text
+//! cargo run --release --example demo -- --listen 127.0.0.1:8080
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::routing::get;
+use clap::Parser;
+use serde::Deserialize;
+use serverwamp::protocol::{Dict, Value};
+use serverwamp::rpc::{
+    Args, Kwargs, Params, Progressive, ProgressiveItem, Request, RpcError, RpcResult, RpcRouteSet,
+    State,
+};
+use serverwamp::{Application, Session};
+
+/// Command line of the demo.
+#[derive(Parser, Debug)]
+#[command(about = "The serverwamp demo WAMP application")]
+struct Options {
+    /// Address to serve HTTP and WebSocket (`/ws`) on; port 0 picks one.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Refuse realms that are not configured (ABORT wamp.error.no_such_realm).
+    #[arg(long)]
+    no_default_realm: bool,
+}
+
+/// The count of open sessions, kept by session open/close handlers.
+#[derive(Clone, Default)]
+struct ActiveSessions(Arc<AtomicUsize>);
+
+#[derive(Deserialize)]
+struct AddParams {
+    number1: f64,
+    number2: f64,
+}
+
+async fn add(Params(p): Params<AddParams>) -> f64 {
+    p.number1 + p.number2
+}
+
+async fn ingredients() -> Vec<&'static str> {
+    vec!["Peanut Butter", "Jelly", "Bread"]
+}
+
+async fn zodiac() -> RpcResult {
+    RpcResult::new()
+        .kwarg("gregorianYear", 2020)
+        .kwarg("生肖", "鼠")
+}
+
+async fn playlist() -> RpcResult {
+    RpcResult::new()
+        .arg("Rock & Roll")
+        .arg("Blues")
+        .arg("Jazz")
+        .kwarg("playlistLength", 6432)
+        .kwarg("playlistSubscribers", 51)
+}
+
+#[derive(Deserialize)]
+struct CheckParams {
+    value: Value,
+}
+
+async fn check_input(Params(p): Params<CheckParams>) -> Result<Value, RpcError> {
+    match p.value {
+        number @ (Value::Int(_) | Value::UInt(_) | Value::Float(_)) => Ok(number),
+        _ => Err(RpcError::new("demo.error.bad_input")
+            .kwarg("errorCode", "BAD_INPUT")
+            .kwarg(
+                "errorMessage",
+                "You should have supplied a number instead of a string.",
+            )),
+    }
+}
+
+#[derive(Deserialize)]
+struct CountdownParams {
+    #[serde(default = "one_second")]
+    interval: f64,
+}
+
+fn one_second() -> f64 {
+    1.0
+}
+
+async fn countdown(
+    Params(p): Params<CountdownParams>,
+) -> Result<Progressive<impl futures_util::Stream<Item = ProgressiveItem> + Send>, RpcError> {
+    let interval = Duration::try_from_secs_f64(p.interval).map_err(|_| {
+        RpcError::invalid_argument("interval must be a non-negative number of seconds")
+    })?;
+    Ok(Progressive(async_stream::stream! {
+        for time_left in [3, 2, 1] {
+            yield ProgressiveItem::Progress(RpcResult::new().kwarg("timeLeft", time_left));
+            tokio::time::sleep(interval).await;
+        }
+        yield ProgressiveItem::Result(RpcResult::new().kwarg("liftoffStatus", "SUCCESS"));
+    }))
+}
+
+async fn whoami(session: Session) -> RpcResult {
+    RpcResult::new()
+        .kwarg("session", session.id().get())
+        .kwarg("realm", session.realm())
+        .kwarg("authid", session.authid())
+        .kwarg("authrole", session.authrole())
+        .kwarg("authmethod", session.identity().authmethod.as_str())
+        .kwarg("identity", Value::Null)
+        .kwarg(
+            "peer_address",
+            session.transport().peer_address().to_string(),
+        )
+}
+
+/// The name stored by `session.set_name`.
+#[derive(Clone)]
+struct Name(String);
+
+#[derive(Deserialize)]
+struct NameParams {
+    name: String,
+}
+
+async fn set_name(session: Session, Params(p): Params<NameParams>) {
+    session.insert_data(Name(p.name));
+}
+
+async fn get_name(session: Session) -> Option<String> {
+    session.data::<Name>().map(|n| n.0)
+}
+
+async fn stats(State(active): State<ActiveSessions>) -> RpcResult {
+    RpcResult::new().kwarg("activeSessions", active.0.load(Ordering::SeqCst) as u64)
+}
+
+async fn fail() -> i32 {
+    panic!("app.fail fails on purpose")
+}
+
+#[derive(Deserialize)]
+struct SlowParams {
+    delay: f64,
+}
+
+async fn slow(Params(p): Params<SlowParams>) -> Result<f64, RpcError> {
+    let delay = Duration::try_from_secs_f64(p.delay).map_err(|_| {
+        RpcError::invalid_argument("delay must be a non-negative number of seconds")
+    })?;
+    tokio::time::sleep(delay).await;
+    Ok(p.delay)
+}
+
+async fn echo(Args(args): Args<Vec<Value>>, Kwargs(kwargs): Kwargs<Dict>) -> RpcResult {
+    RpcResult { args, kwargs }
+}
+
+/// The `custom` realm's handler: answers every procedure itself.
+async fn add_stuff(
+    request: Request,
+    Args(args): Args<Vec<Value>>,
+) -> Progressive<impl futures_util::Stream<Item = ProgressiveItem> + Send> {
+    let procedure = request.procedure().to_owned();
+    Progressive(async_stream::stream! {
+        if procedure != "add_stuff" {
+            yield ProgressiveItem::Error(RpcError::new("wamp.error.no_such_procedure"));
+            return;
+        }
+        let mut sum = 0.0;
+        for arg in &args {
+            let Some(n) = arg.as_f64().filter(|_| !matches!(arg, Value::Bool(_))) else {
+                yield ProgressiveItem::Error(RpcError::new("wamp.error.invalid_argument").arg("Numbers only!"));
+                return;
+            };
+            sum += n;
+            yield ProgressiveItem::Progress(RpcResult::new().arg(format!("Added {arg}")));
+        }
+        yield ProgressiveItem::Result(RpcResult::new().arg(sum));
+    })
+}
+
+fn application(no_default_realm: bool) -> Application {
+    let mut routes = RpcRouteSet::new();
+    routes
+        .route("math.add", add)
+        .route("sandwich.ingredients", ingredients)
+        .route("calendar.zodiac", zodiac)
+        .route("music.playlist", playlist)
+        .route("input.check", check_input)
+        .route("countdown.liftoff", countdown)
+        .route("session.whoami", whoami)
+        .route("session.set_name", set_name)
+        .route("session.get_name", get_name)
+        .route("app.stats", stats)
+        .route("app.fail", fail)
+        .route("app.slow", slow)
+        .route("bench.echo", echo);
+
+    let mut app = Application::new();
+    app.add_routes(routes);
+    app.set_state(ActiveSessions::default());
+    app.add_session_open_handler(|State(active): State<ActiveSessions>| async move {
+        active.0.fetch_add(1, Ordering::SeqCst);
+    });
+    app.add_session_close_handler(|State(active): State<ActiveSessions>| async move {
+        active.0.fetch_sub(1, Ordering::SeqCst);
+    });
+    app.realm("custom").set_rpc_handler(add_stuff);
+    if no_default_realm {
+        app.disable_default_realm();
+    }
+    app
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let options = Options::parse();
+    let app = application(options.no_default_realm);
+
+    // axum keeps the peer's address as `ConnectInfo`; sessions see it in
+    // their transport info.
+    let websocket = app.websocket_service().peer_address_from(|request| {
+        let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(*addr)
+    });
+    let router = Router::new()
+        .route_service("/ws", websocket)
+        .route("/health", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    // The contract's first line: tests and users wait for it.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("listening on ws://{addr}/ws");
+    }
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+
+    let closing = app.clone();
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: closing every session");
+        closing.close_sessions(Duration::from_secs(3)).await;
+    })
+    .await
+}
