@@ -1,9 +1,4 @@
-//! serverwamp: serve WAMP clients from your own Rust web server.
-//!
-//! Your server answers the calls of WAMP (Web Application Messaging
-//! Protocol) clients with plain async Rust functions, pushes events to the
-//! sessions that subscribed and authenticates them, with no separate WAMP
-//! router.
+#![doc = include_str!("../docs/quickstart.md")]
 
 mod application;
 pub mod lifecycle;
