@@ -8,6 +8,11 @@ use serverwamp_protocol::message::ValidationRules;
 use serverwamp_protocol::{Id, UriRules};
 
 use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
+use crate::pubsub::broker::Brokers;
+use crate::pubsub::{
+    BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, TopicRouteSet,
+    TopicTable,
+};
 use crate::rpc::{BoxedHandler, Handler, RouteTable, RpcRouteSet, StateMap};
 use crate::session::registry::Registry;
 use crate::session::{Control, SHUTDOWN_REASON, Session};
@@ -44,6 +49,7 @@ use crate::transport::websocket::WebSocketService;
 pub struct Application {
     pub(crate) config: Arc<AppConfig>,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) brokers: Arc<Brokers>,
 }
 
 /// The configuration every new session reads once, when it opens.
@@ -51,6 +57,11 @@ pub struct Application {
 pub(crate) struct AppConfig {
     /// Procedures of every realm.
     pub(crate) routes: RouteTable,
+    /// Topics of every realm.
+    pub(crate) topics: TopicTable,
+    pub(crate) subscribe_handlers: Vec<BoxedTopicHandler<()>>,
+    pub(crate) unsubscribe_handlers: Vec<BoxedTopicHandler<()>>,
+    pub(crate) slow_subscribers: SlowSubscriberPolicy,
     pub(crate) realms: HashMap<String, Arc<Realm>>,
     pub(crate) default_realm: bool,
     pub(crate) state: Arc<StateMap>,
@@ -64,6 +75,10 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             routes: RouteTable::default(),
+            topics: TopicTable::default(),
+            subscribe_handlers: Vec::new(),
+            unsubscribe_handlers: Vec::new(),
+            slow_subscribers: SlowSubscriberPolicy::default(),
             realms: HashMap::new(),
             default_realm: true,
             state: Arc::default(),
@@ -81,6 +96,8 @@ impl Default for AppConfig {
 pub struct Realm {
     pub(crate) routes: RouteTable,
     pub(crate) rpc_handler: Option<BoxedHandler>,
+    pub(crate) topics: TopicTable,
+    pub(crate) open_broker: bool,
 }
 
 impl Realm {
@@ -88,6 +105,22 @@ impl Realm {
     /// application's).
     pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
         self.routes.add(routes);
+        self
+    }
+
+    /// Adds topics that only this realm serves (besides the application's).
+    pub fn add_topics(&mut self, topics: TopicRouteSet) -> &mut Self {
+        self.topics.add(topics);
+        self
+    }
+
+    /// Makes this realm an open broker: clients may subscribe to any topic,
+    /// also without a route, and their publications reach the other
+    /// subscribers, with publisher exclusion (on unless `exclude_me` is
+    /// false), publisher identification (`disclose_me`) and subscriber
+    /// black/white listing as the spec defines them.
+    pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
+        self.open_broker = open;
         self
     }
 
@@ -115,6 +148,66 @@ impl Application {
     pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
         self.config_mut().routes.add(routes);
         self
+    }
+
+    /// Adds topics served in every realm.
+    pub fn add_topics(&mut self, topics: TopicRouteSet) -> &mut Self {
+        self.config_mut().topics.add(topics);
+        self
+    }
+
+    /// Runs `handler` whenever a client's subscription is accepted, in any
+    /// realm and on any topic (the seed's `add_subscribe_handler`).
+    pub fn add_subscribe_handler<H: NotifyHandler<T>, T: 'static>(
+        &mut self,
+        handler: H,
+    ) -> &mut Self {
+        let boxed = BoxedTopicHandler::from_fn(move |cx| handler.start(cx));
+        self.config_mut().subscribe_handlers.push(boxed);
+        self
+    }
+
+    /// Runs `handler` whenever a subscription ends: the client unsubscribed
+    /// or its session ended (the seed's `add_unsubscribe_handler`).
+    pub fn add_unsubscribe_handler<H: NotifyHandler<T>, T: 'static>(
+        &mut self,
+        handler: H,
+    ) -> &mut Self {
+        let boxed = BoxedTopicHandler::from_fn(move |cx| handler.start(cx));
+        self.config_mut().unsubscribe_handlers.push(boxed);
+        self
+    }
+
+    /// Chooses what happens when a subscriber's client reads too slowly for
+    /// its bounded outbound queue (default: drop and count its events).
+    pub fn set_slow_subscriber_policy(&mut self, policy: SlowSubscriberPolicy) -> &mut Self {
+        self.config_mut().slow_subscribers = policy;
+        self
+    }
+
+    /// Publishes an event to every subscriber of `topic` in `realm`, from a
+    /// handler, a background task or a feed from an external broker.
+    pub fn publish(
+        &self,
+        realm: &str,
+        topic: &str,
+        args: serverwamp_protocol::List,
+        kwargs: serverwamp_protocol::Dict,
+    ) -> PublishReport {
+        match self.brokers.get(realm) {
+            Some(broker) => broker.publish(
+                topic,
+                serverwamp_protocol::message::Payload::new(args, kwargs),
+                Default::default(),
+                None,
+                None,
+            ),
+            None => PublishReport {
+                publication: serverwamp_protocol::id::random_id(),
+                delivered: 0,
+                dropped: 0,
+            },
+        }
     }
 
     /// The realm named `name`, created on first use. A realm that is not

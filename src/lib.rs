@@ -2,6 +2,8 @@
 
 mod application;
 pub mod lifecycle;
+pub mod pubsub;
+mod routing;
 pub mod rpc;
 mod session;
 pub mod transport;

@@ -6,9 +6,9 @@ mod handler;
 mod params;
 mod result;
 
-use std::collections::HashMap;
-
 use serverwamp_protocol::MatchPolicy;
+
+use crate::routing::UriTable;
 
 pub use extract::{Args, CallContext, FromCall, Kwargs, Params, Progress, Request, State};
 pub(crate) use extract::{ProgressTarget, StateMap};
@@ -81,53 +81,15 @@ impl RpcRouteSet {
     }
 }
 
-/// Routes compiled for lookup. Exact routes win, then the longest prefix
-/// route, then the first wildcard route that matches (the spec's order of
-/// precedence for pattern-based registrations).
-#[derive(Clone, Default)]
-pub(crate) struct RouteTable {
-    exact: HashMap<String, BoxedHandler>,
-    /// Sorted longest first.
-    prefix: Vec<(String, BoxedHandler)>,
-    wildcard: Vec<(String, BoxedHandler)>,
-}
+/// The procedures of a realm or application, compiled for lookup.
+pub(crate) type RouteTable = UriTable<BoxedHandler>;
 
 impl RouteTable {
     /// Adds a route set; a later route for the same URI and policy replaces
     /// an earlier one.
     pub(crate) fn add(&mut self, set: RpcRouteSet) {
         for (uri, policy, handler) in set.routes {
-            match policy {
-                MatchPolicy::Exact => {
-                    self.exact.insert(uri, handler);
-                }
-                MatchPolicy::Prefix => {
-                    self.prefix.retain(|(u, _)| *u != uri);
-                    self.prefix.push((uri, handler));
-                    self.prefix
-                        .sort_by_key(|(uri, _)| std::cmp::Reverse(uri.len()));
-                }
-                MatchPolicy::Wildcard => {
-                    self.wildcard.retain(|(u, _)| *u != uri);
-                    self.wildcard.push((uri, handler));
-                }
-            }
+            self.insert(uri, policy, handler);
         }
-    }
-
-    /// The handler for a procedure URI.
-    pub(crate) fn lookup(&self, procedure: &str) -> Option<&BoxedHandler> {
-        if let Some(h) = self.exact.get(procedure) {
-            return Some(h);
-        }
-        self.prefix
-            .iter()
-            .find(|(p, _)| MatchPolicy::Prefix.matches(p, procedure))
-            .or_else(|| {
-                self.wildcard
-                    .iter()
-                    .find(|(p, _)| MatchPolicy::Wildcard.matches(p, procedure))
-            })
-            .map(|(_, h)| h)
     }
 }

@@ -5,6 +5,9 @@
 //! connection. ABORT, a protocol violation or the transport closing end the
 //! connection.
 
+mod pubsub;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +26,8 @@ use super::outbound::{Outbound, run_writer};
 use super::{Control, Identity, Session, goodbye};
 use crate::application::{AppConfig, Application, Realm};
 use crate::lifecycle::SessionContext;
+use crate::pubsub::broker::Broker;
+use crate::pubsub::{Teardown, Topic};
 use crate::rpc::{CallContext, Progress, ProgressTarget, Request, RpcError};
 use crate::transport::{FrameReader, FrameWriter, TransportInfo};
 
@@ -85,6 +90,9 @@ struct OpenSession {
     /// The configured realm, or `None` for the default realm.
     realm: Option<Arc<Realm>>,
     control: mpsc::Receiver<Control>,
+    broker: Arc<Broker>,
+    /// The session's subscriptions, with what runs when each ends.
+    subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
 }
 
 struct Connection {
@@ -199,26 +207,9 @@ impl Connection {
                 )
                 .await
             }
-            Message::Subscribe(m) => {
-                self.refuse(MessageType::Subscribe, m.request, error::NOT_AUTHORIZED)
-                    .await
-            }
-            Message::Unsubscribe(m) => {
-                self.refuse(
-                    MessageType::Unsubscribe,
-                    m.request,
-                    error::NO_SUCH_SUBSCRIPTION,
-                )
-                .await
-            }
-            Message::Publish(m) => {
-                if m.options.acknowledge == Some(true) {
-                    self.refuse(MessageType::Publish, m.request, error::NOT_AUTHORIZED)
-                        .await
-                } else {
-                    Flow::Continue
-                }
-            }
+            Message::Subscribe(m) => self.on_subscribe(m).await,
+            Message::Unsubscribe(m) => self.on_unsubscribe(m).await,
+            Message::Publish(m) => self.on_publish(m).await,
             // Acknowledged event delivery is never requested by this router.
             Message::EventReceived(_) => Flow::Continue,
             Message::Hello(_) => {
@@ -264,6 +255,10 @@ impl Connection {
             authprovider: "static".to_owned(),
         };
         let (control_tx, control) = mpsc::channel(4);
+        let broker = self
+            .app
+            .brokers
+            .get_or_create(&hello.realm, self.config.slow_subscribers);
         let session = Session::new(
             id,
             hello.realm.clone(),
@@ -271,6 +266,7 @@ impl Connection {
             self.transport.clone(),
             self.outbound.clone(),
             control_tx,
+            &broker,
         );
         self.app.registry.insert(session.clone());
         let cx = SessionContext {
@@ -298,6 +294,8 @@ impl Connection {
             session,
             realm,
             control,
+            broker,
+            subscriptions: HashMap::new(),
         });
         Flow::Continue
     }
@@ -392,7 +390,16 @@ impl Connection {
                 let phase = std::mem::replace(&mut self.phase, Phase::NoSession);
                 self.phase = match phase {
                     Phase::Open(open) => {
-                        self.outbound.send_message(&goodbye(&reason, message)).await;
+                        // Never wait here: a client that reads nothing must
+                        // not hold up its own close.
+                        if self
+                            .outbound
+                            .try_send_message(&goodbye(&reason, message))
+                            .is_err()
+                        {
+                            self.phase = Phase::Open(open);
+                            return Flow::Stop;
+                        }
                         Phase::Closing(open, Instant::now() + GOODBYE_TIMEOUT)
                     }
                     other => other,
@@ -446,6 +453,10 @@ impl Connection {
         };
         self.calls = Calls::default();
         self.app.registry.remove(open.session.id());
+        for (subscription, (topic, teardown)) in open.subscriptions {
+            self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
+                .await;
+        }
         let cx = SessionContext {
             session: open.session,
             state: self.config.state.clone(),
@@ -459,14 +470,29 @@ impl Connection {
 /// The roles and features this router announces in WELCOME: exactly what
 /// it implements.
 fn router_roles() -> Dict {
-    let mut features = Dict::new();
-    for feature in ["progressive_call_results", "call_canceling", "call_timeout"] {
-        features.insert(feature.to_owned(), Value::Bool(true));
-    }
-    let mut dealer = Dict::new();
-    dealer.insert("features".to_owned(), Value::Dict(features));
+    let role = |features: &[&str]| {
+        let features: Dict = features
+            .iter()
+            .map(|f| ((*f).to_owned(), Value::Bool(true)))
+            .collect();
+        let mut role = Dict::new();
+        role.insert("features".to_owned(), Value::Dict(features));
+        Value::Dict(role)
+    };
     let mut roles = Dict::new();
-    roles.insert("dealer".to_owned(), Value::Dict(dealer));
+    roles.insert(
+        "broker".to_owned(),
+        role(&[
+            "pattern_based_subscription",
+            "publisher_exclusion",
+            "publisher_identification",
+            "subscriber_blackwhite_listing",
+        ]),
+    );
+    roles.insert(
+        "dealer".to_owned(),
+        role(&["progressive_call_results", "call_canceling", "call_timeout"]),
+    );
     roles
 }
 

@@ -9,16 +9,19 @@ pub(crate) mod registry;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
-use serverwamp_protocol::Id;
-use serverwamp_protocol::message::{Goodbye, Message};
+use serverwamp_protocol::message::{EventDetails, Goodbye, Message, Payload};
 use serverwamp_protocol::well_known::close;
+use serverwamp_protocol::{Dict, Id, List};
 
 pub(crate) use calls::CallState;
 pub(crate) use connection::run_connection;
-pub(crate) use outbound::Outbound;
+pub(crate) use outbound::{Outbound, SendError, encode_record};
 
+use crate::pubsub::PublishReport;
+use crate::pubsub::broker::Broker;
 use crate::transport::TransportInfo;
 
 /// Who a session is: the outcome of authentication.
@@ -48,10 +51,12 @@ pub(crate) struct SessionInner {
     pub(crate) realm: String,
     pub(crate) identity: Identity,
     pub(crate) transport: Arc<TransportInfo>,
-    /// The connection's outbound queue, for events (and later features)
-    /// sent outside a call.
-    #[allow(dead_code)]
+    /// The connection's outbound queue, for events sent outside a call.
     pub(crate) outbound: Outbound,
+    /// The realm's broker (held strongly by the connection).
+    broker: Weak<Broker>,
+    /// Events dropped because the client did not keep up.
+    dropped_events: AtomicU64,
     /// Typed per-session data, created on first use.
     data: Mutex<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
     /// Requests to the connection task (close the session).
@@ -78,6 +83,7 @@ impl Session {
         transport: Arc<TransportInfo>,
         outbound: Outbound,
         control: tokio::sync::mpsc::Sender<Control>,
+        broker: &Arc<Broker>,
     ) -> Self {
         Session {
             inner: Arc::new(SessionInner {
@@ -86,10 +92,68 @@ impl Session {
                 identity,
                 transport,
                 outbound,
+                broker: Arc::downgrade(broker),
+                dropped_events: AtomicU64::new(0),
                 data: Mutex::new(None),
                 control,
             }),
         }
+    }
+
+    /// Sends an event to this session alone, on its subscriptions that
+    /// match `topic` (exact or pattern). Returns whether it was queued: a
+    /// session that is not subscribed to the topic gets nothing. An event
+    /// sent while the subscription is being set up is held until the
+    /// client has its SUBSCRIBED.
+    pub fn send_event(&self, topic: &str, args: List, kwargs: Dict) -> bool {
+        let Some(broker) = self.inner.broker.upgrade() else {
+            return false;
+        };
+        let report = broker.publish(
+            topic,
+            Payload::new(args, kwargs),
+            EventDetails::default(),
+            None,
+            Some(self.id()),
+        );
+        report.delivered > 0
+    }
+
+    /// Publishes an event to every subscriber of `topic` in this session's
+    /// realm (this session included, if subscribed).
+    pub fn publish(&self, topic: &str, args: List, kwargs: Dict) -> PublishReport {
+        match self.inner.broker.upgrade() {
+            Some(broker) => broker.publish(
+                topic,
+                Payload::new(args, kwargs),
+                EventDetails::default(),
+                None,
+                None,
+            ),
+            None => PublishReport {
+                publication: serverwamp_protocol::id::random_id(),
+                delivered: 0,
+                dropped: 0,
+            },
+        }
+    }
+
+    /// How many events were dropped for this session because its client did
+    /// not read them fast enough.
+    pub fn dropped_events(&self) -> u64 {
+        self.inner.dropped_events.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_dropped_event(&self) {
+        self.inner.dropped_events.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Asks the connection to close a session that cannot keep up.
+    pub(crate) fn close_for_slowness(&self) {
+        let _ = self.inner.control.try_send(Control::Close {
+            reason: close::KILLED.to_owned(),
+            message: Some("the client did not read its events fast enough".to_owned()),
+        });
     }
 
     /// The session ID.

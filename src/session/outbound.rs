@@ -14,6 +14,26 @@ pub(crate) const OUTBOUND_CAPACITY: usize = 256;
 /// Largest batched frame the writer builds from queued messages.
 const MAX_BATCH_FRAME: usize = 64 * 1024;
 
+/// Why a message could not be queued without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// The client is not reading fast enough.
+    Full,
+    /// The connection is gone.
+    Closed,
+}
+
+/// Encodes `message` as one record of `codec` (framed for a batch when the
+/// codec is batched).
+pub(crate) fn encode_record(
+    codec: Codec,
+    message: &Message,
+) -> Result<Bytes, serverwamp_protocol::EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    codec.encode_frame(message, &mut out)?;
+    Ok(Bytes::from(out))
+}
+
 /// The sending side of a session's outbound queue: encodes with the
 /// connection's codec and queues the bytes for the writer task.
 #[derive(Clone)]
@@ -35,9 +55,21 @@ impl Outbound {
         &self,
         message: &Message,
     ) -> Result<Bytes, serverwamp_protocol::EncodeError> {
-        let mut out = Vec::with_capacity(64);
-        self.codec.encode_frame(message, &mut out)?;
-        Ok(Bytes::from(out))
+        encode_record(self.codec, message)
+    }
+
+    /// Queues already encoded bytes if there is room, without waiting.
+    pub(crate) fn try_send_encoded(&self, bytes: Bytes) -> Result<(), SendError> {
+        self.tx.try_send(bytes).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Encodes and queues a message if there is room, without waiting.
+    pub(crate) fn try_send_message(&self, message: &Message) -> Result<(), SendError> {
+        let bytes = self.encode(message).map_err(|_| SendError::Closed)?;
+        self.try_send_encoded(bytes)
     }
 
     /// Encodes and queues a message, waiting while the queue is full.

@@ -18,15 +18,28 @@
 //!
 //! An HTTP request does not carry the peer's address, so the service reads
 //! it from a request extension: by default [`ConnectionAddr`], which a
-//! plain-hyper accept loop inserts per connection. Under axum, which stores
-//! it as `ConnectInfo<SocketAddr>`, point the service at that extension with
-//! [`WebSocketService::peer_address_from`]:
+//! plain-hyper accept loop inserts per connection. axum stores it as
+//! `ConnectInfo<SocketAddr>` (when served with
+//! `into_make_service_with_connect_info::<SocketAddr>()`); point the service
+//! at that extension with [`WebSocketService::peer_address_from`]:
 //!
-//! ```ignore
-//! let service = WebSocketService::new(app).peer_address_from(|request| {
+//! ```
+//! use std::net::SocketAddr;
+//!
+//! use axum::extract::ConnectInfo;
+//! use axum::routing::get;
+//! use serverwamp::Application;
+//! use serverwamp::transport::websocket::WebSocketService;
+//!
+//! let app = Application::new();
+//! let wamp = WebSocketService::new(app.clone()).peer_address_from(|request| {
 //!     let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
 //!     Some(*addr)
 //! });
+//! let router: axum::Router = axum::Router::new()
+//!     .route_service("/ws", wamp)
+//!     .route("/health", get(|| async { "ok" }));
+//! let make_service = router.into_make_service_with_connect_info::<SocketAddr>();
 //! ```
 //!
 //! The same hook can read a reverse proxy's header instead.
@@ -73,13 +86,24 @@ const WEBSOCKET_VERSION: &str = "13";
 /// A server that is not axum inserts it into every request of a connection
 /// so that [`WebSocketService`] can put it in the session's
 /// [`TransportInfo`]; without it the peer address is
-/// [`PeerAddress::Unknown`]. See the `hyper` example:
+/// [`PeerAddress::Unknown`]. From the `hyper` example, per accepted
+/// connection:
 ///
-/// ```ignore
-/// let service = tower::util::MapRequest::new(service, move |mut request: Request<_>| {
+/// ```
+/// # use std::net::SocketAddr;
+/// use http::Request;
+/// use hyper::body::Incoming;
+/// use serverwamp::Application;
+/// use serverwamp::transport::websocket::{ConnectionAddr, WebSocketService};
+///
+/// # let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+/// let service = WebSocketService::new(Application::new());
+/// // let (stream, peer) = listener.accept().await?;
+/// let service = tower::util::MapRequest::new(service, move |mut request: Request<Incoming>| {
 ///     request.extensions_mut().insert(ConnectionAddr(peer));
 ///     request
 /// });
+/// let service = hyper_util::service::TowerToHyperService::new(service);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectionAddr(pub SocketAddr);
@@ -195,8 +219,12 @@ fn connection_addr_extension(request: &http::request::Parts) -> Option<SocketAdd
 /// Each accepted connection runs in its own tokio task; the service's
 /// response future completes as soon as the handshake response is ready.
 ///
-/// ```ignore
-/// let router = axum::Router::new()
+/// ```
+/// use serverwamp::Application;
+/// use serverwamp::transport::websocket::WebSocketService;
+///
+/// let app = Application::new();
+/// let router: axum::Router = axum::Router::new()
 ///     .route_service("/ws", WebSocketService::new(app.clone()));
 /// ```
 ///
@@ -250,7 +278,12 @@ impl WebSocketService {
     /// Under axum with
     /// `into_make_service_with_connect_info::<SocketAddr>()`:
     ///
-    /// ```ignore
+    /// ```
+    /// # use std::net::SocketAddr;
+    /// # use axum::extract::ConnectInfo;
+    /// # use serverwamp::Application;
+    /// # use serverwamp::transport::websocket::WebSocketService;
+    /// # let app = Application::new();
     /// let service = WebSocketService::new(app).peer_address_from(|request| {
     ///     let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
     ///     Some(*addr)
@@ -276,7 +309,7 @@ impl WebSocketService {
                     reason = rejection.body,
                     "rejected WebSocket upgrade"
                 );
-                return rejection.into_response();
+                return rejection.into_response(request.version);
             }
         };
 
@@ -404,23 +437,28 @@ struct Rejection {
 }
 
 impl Rejection {
-    fn bad_request(body: &str) -> Self {
+    fn bad_request(body: impl Into<String>) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
-            body: body.to_owned(),
+            body: body.into(),
         }
     }
 
-    fn into_response(self) -> Response<WebSocketBody> {
+    /// The error response to a request of HTTP version `version`.
+    fn into_response(self, version: Version) -> Response<WebSocketBody> {
         let status = self.status;
         let mut response = text_response(status, self.body);
         if status == StatusCode::UPGRADE_REQUIRED {
-            // RFC 9110 section 15.5.22: a 426 response names the protocol
-            // to upgrade to; RFC 6455 section 4.4: and the WebSocket
-            // versions the server speaks.
             let headers = response.headers_mut();
-            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            // RFC 9110 section 15.5.22: a 426 response names the protocol
+            // to upgrade to in `Upgrade`, which section 7.8 pairs with
+            // `Connection: Upgrade`. Both are HTTP/1 connection headers,
+            // forbidden in HTTP/2 (RFC 9113 section 8.2.2).
+            if version <= Version::HTTP_11 {
+                headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+                headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            }
+            // RFC 6455 section 4.4: and the WebSocket versions we speak.
             headers.insert(
                 SEC_WEBSOCKET_VERSION,
                 HeaderValue::from_static(WEBSOCKET_VERSION),
@@ -495,7 +533,7 @@ fn check_handshake(request: &http::request::Parts) -> Result<Codec, Rejection> {
         }
     }
     negotiate_subprotocol(&request.headers).ok_or_else(|| {
-        Rejection::bad_request(&format!(
+        Rejection::bad_request(format!(
             "No supported WAMP subprotocol offered: offer one of {} in the \
              `Sec-WebSocket-Protocol` header.\n",
             supported_subprotocols()
@@ -858,7 +896,7 @@ mod tests {
     fn rejections_become_text_responses() {
         let response = check_handshake(&parts(Request::get("/ws")))
             .unwrap_err()
-            .into_response();
+            .into_response(Version::HTTP_11);
         assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
         assert_eq!(response.headers()[UPGRADE], "websocket");
         assert_eq!(response.headers()[SEC_WEBSOCKET_VERSION], "13");
@@ -867,6 +905,13 @@ mod tests {
             "text/plain; charset=utf-8"
         );
         assert!(!hyper::body::Body::is_end_stream(response.body()));
+
+        let h2 = check_handshake(&parts(Request::get("/ws").version(Version::HTTP_2)))
+            .unwrap_err()
+            .into_response(Version::HTTP_2);
+        assert_eq!(h2.status(), StatusCode::UPGRADE_REQUIRED);
+        assert!(!h2.headers().contains_key(CONNECTION));
+        assert!(!h2.headers().contains_key(UPGRADE));
     }
 
     #[test]

@@ -1,0 +1,219 @@
+//! Publish & subscribe: topic routes, subscriptions, and events sent to the
+//! sessions that subscribed.
+//!
+//! The application is the broker for its own clients. A [`TopicRouteSet`]
+//! says which topics clients may subscribe to (and what runs when they do),
+//! and which client publications the application accepts. Events are sent
+//! with [`Session::send_event`](crate::Session::send_event) to one session,
+//! or [`Session::publish`](crate::Session::publish) /
+//! [`Application::publish`](crate::Application::publish) to every subscriber
+//! of a topic in a realm. Each event is encoded once per serialization in
+//! use and the bytes are shared by all its subscribers.
+
+pub(crate) mod broker;
+mod handler;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+use serverwamp_protocol::MatchPolicy;
+
+pub(crate) use handler::{BoxedTopicHandler, SubscribeDecision};
+pub use handler::{
+    FromTopic, IntoNotifyOutcome, IntoPublishOutcome, IntoSubscribeOutcome, NotifyHandler,
+    PublishHandler, SubscribeHandler, Topic, TopicContext,
+};
+
+use crate::routing::UriTable;
+
+/// What runs when a subscription ends (the client unsubscribes or its
+/// session ends): the Rust shape of the seed's "code after the yield".
+///
+/// Either a guard whose `Drop` does the cleanup, or an async function.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::collections::HashSet;
+/// use serverwamp::Session;
+/// use serverwamp::pubsub::Teardown;
+///
+/// #[derive(Clone, Default)]
+/// struct Listeners(Arc<Mutex<HashSet<u64>>>);
+///
+/// async fn join(session: Session, listeners: Listeners) -> Teardown {
+///     let id = session.id().get();
+///     listeners.0.lock().unwrap().insert(id);
+///     Teardown::new(move || async move {
+///         listeners.0.lock().unwrap().remove(&id);
+///     })
+/// }
+/// # let _ = join;
+/// ```
+pub struct Teardown(std::sync::Mutex<TeardownKind>);
+
+enum TeardownKind {
+    Guard(#[allow(dead_code)] Box<dyn Any + Send>),
+    Async(Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>),
+}
+
+impl Teardown {
+    /// A teardown that runs `f` to completion.
+    pub fn new<F, Fut>(f: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Teardown(std::sync::Mutex::new(TeardownKind::Async(Box::new(
+            move || Box::pin(f()),
+        ))))
+    }
+
+    /// A teardown that drops `guard`.
+    pub fn guard<G: Send + 'static>(guard: G) -> Self {
+        Teardown(std::sync::Mutex::new(TeardownKind::Guard(Box::new(guard))))
+    }
+
+    /// Runs the teardown.
+    pub(crate) async fn run(self) {
+        // The mutex only makes a `Send` teardown shareable; it is never
+        // contended.
+        let kind = self
+            .0
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match kind {
+            TeardownKind::Guard(guard) => drop(guard),
+            TeardownKind::Async(f) => f().await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Teardown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Teardown")
+    }
+}
+
+/// Topics clients may subscribe or publish to, each a URI (or pattern) with
+/// a handler.
+///
+/// ```
+/// use serverwamp::pubsub::TopicRouteSet;
+/// use serverwamp::rpc::RpcError;
+///
+/// let mut topics = TopicRouteSet::new();
+/// topics
+///     .subscribe("hourly_updates", || async {})
+///     .subscribe_prefix("private", || async {
+///         Err::<(), _>(RpcError::new("wamp.error.not_authorized"))
+///     });
+/// ```
+#[derive(Clone, Default)]
+pub struct TopicRouteSet {
+    subscribe: Vec<(String, MatchPolicy, BoxedTopicHandler<SubscribeDecision>)>,
+    publish: Vec<(String, MatchPolicy, BoxedTopicHandler<()>)>,
+}
+
+macro_rules! route_methods {
+    ($list:ident, $trait:ident, $outcome:ty, $(($name:ident, $policy:ident, $doc:literal)),*) => {$(
+        #[doc = $doc]
+        pub fn $name<H: $trait<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+            let boxed = BoxedTopicHandler::<$outcome>::from_fn(move |cx| handler.start(cx));
+            self.$list.push((uri.into(), MatchPolicy::$policy, boxed));
+            self
+        }
+    )*};
+}
+
+impl TopicRouteSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    route_methods!(
+        subscribe,
+        SubscribeHandler,
+        SubscribeDecision,
+        (
+            subscribe,
+            Exact,
+            "Runs `handler` when a client subscribes to exactly `uri`."
+        ),
+        (
+            subscribe_prefix,
+            Prefix,
+            "Runs `handler` when a client subscribes to `uri` or a topic below it (component-aware)."
+        ),
+        (
+            subscribe_wildcard,
+            Wildcard,
+            "Runs `handler` when a client subscribes to a topic matching the wildcard pattern."
+        )
+    );
+
+    route_methods!(
+        publish,
+        PublishHandler,
+        (),
+        (
+            publish,
+            Exact,
+            "Runs `handler` when a client publishes to exactly `uri`."
+        ),
+        (
+            publish_prefix,
+            Prefix,
+            "Runs `handler` when a client publishes to `uri` or a topic below it (component-aware)."
+        ),
+        (
+            publish_wildcard,
+            Wildcard,
+            "Runs `handler` when a client publishes to a topic matching the wildcard pattern."
+        )
+    );
+}
+
+/// Topic routes compiled for lookup.
+#[derive(Clone, Default)]
+pub(crate) struct TopicTable {
+    pub(crate) subscribe: UriTable<BoxedTopicHandler<SubscribeDecision>>,
+    pub(crate) publish: UriTable<BoxedTopicHandler<()>>,
+}
+
+impl TopicTable {
+    pub(crate) fn add(&mut self, set: TopicRouteSet) {
+        for (uri, policy, handler) in set.subscribe {
+            self.subscribe.insert(uri, policy, handler);
+        }
+        for (uri, policy, handler) in set.publish {
+            self.publish.insert(uri, policy, handler);
+        }
+    }
+}
+
+/// What to do when a subscriber's outbound queue is full because its client
+/// does not read fast enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SlowSubscriberPolicy {
+    /// Drop the event for that subscriber and count it
+    /// ([`Session::dropped_events`](crate::Session::dropped_events)).
+    #[default]
+    DropEvents,
+    /// Close the session (GOODBYE `wamp.close.killed`, or at once if even
+    /// that cannot be queued).
+    CloseSession,
+}
+
+/// The outcome of a publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishReport {
+    /// The publication's ID (random, global scope).
+    pub publication: serverwamp_protocol::Id,
+    /// How many events were queued for subscribers.
+    pub delivered: usize,
+    /// How many were dropped because a subscriber could not keep up.
+    pub dropped: usize,
+}

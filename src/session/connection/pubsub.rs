@@ -1,0 +1,233 @@
+//! SUBSCRIBE, UNSUBSCRIBE and PUBLISH from a client.
+
+use std::sync::Arc;
+
+use serverwamp_protocol::id::random_id;
+use serverwamp_protocol::message::{
+    ErrorMessage, EventDetails, Message, MessageType, Payload, Publish, Published, Subscribe,
+    Subscribed, Unsubscribe, Unsubscribed,
+};
+use serverwamp_protocol::well_known::error;
+use serverwamp_protocol::{Id, MatchPolicy, Value};
+
+use super::{Connection, Flow, Phase};
+use crate::pubsub::broker::{Audience, Broker};
+use crate::pubsub::{Teardown, Topic, TopicContext};
+use crate::rpc::RpcError;
+use crate::session::Session;
+
+impl Connection {
+    /// The context topic handlers extract their arguments from.
+    fn topic_context(&self, session: &Session, topic: Topic) -> TopicContext {
+        TopicContext {
+            session: session.clone(),
+            topic,
+            state: self.config.state.clone(),
+            subscribe_options: None,
+            publish_options: None,
+            args: Value::List(Vec::new()),
+            kwargs: Value::Dict(Default::default()),
+        }
+    }
+
+    async fn send_error(&self, request_type: MessageType, request: Id, err: RpcError) {
+        let message = Message::Error(ErrorMessage {
+            request_type,
+            request,
+            details: Default::default(),
+            error: err.uri,
+            payload: Payload::new(err.args, err.kwargs),
+        });
+        self.outbound.send_message(&message).await;
+    }
+
+    pub(super) async fn on_subscribe(&mut self, subscribe: Subscribe) -> Flow {
+        let Phase::Open(open) = &self.phase else {
+            return Flow::Continue;
+        };
+        let (session, broker) = (open.session.clone(), open.broker.clone());
+        let request = subscribe.request;
+        let policy = subscribe.options.match_policy.unwrap_or_default();
+        let route = open
+            .realm
+            .as_ref()
+            .and_then(|r| r.topics.subscribe.lookup(&subscribe.topic))
+            .or_else(|| self.config.topics.subscribe.lookup(&subscribe.topic))
+            .cloned();
+        let open_broker = open.realm.as_ref().is_some_and(|r| r.open_broker);
+        if route.is_none() && !open_broker {
+            let err = RpcError::new(error::NOT_AUTHORIZED).arg(format!(
+                "no subscriptions to {:?} are served",
+                subscribe.topic
+            ));
+            self.send_error(MessageType::Subscribe, request, err).await;
+            return Flow::Continue;
+        }
+        let (subscription, added) = broker.subscribe(&session, &subscribe.topic, policy);
+        if !added {
+            // Spec: a repeated SUBSCRIBE gets the existing subscription.
+            self.send_subscribed(request, subscription).await;
+            return Flow::Continue;
+        }
+        let topic = Topic {
+            uri: Arc::from(subscribe.topic),
+            policy,
+        };
+        let mut cx = self.topic_context(&session, topic.clone());
+        cx.subscribe_options = Some(Arc::new(subscribe.options));
+        let teardown = match route {
+            Some(handler) => match handler.run(&cx).await {
+                Ok(teardown) => teardown,
+                Err(err) => {
+                    broker.unsubscribe(subscription, session.id());
+                    self.send_error(MessageType::Subscribe, request, err).await;
+                    return Flow::Continue;
+                }
+            },
+            None => None,
+        };
+        for handler in &self.config.subscribe_handlers {
+            let _ = handler.run(&cx).await;
+        }
+        self.send_subscribed(request, subscription).await;
+        broker.activate(subscription, session.id());
+        if let Phase::Open(open) | Phase::Closing(open, _) = &mut self.phase {
+            open.subscriptions.insert(subscription, (topic, teardown));
+        }
+        Flow::Continue
+    }
+
+    async fn send_subscribed(&self, request: Id, subscription: Id) {
+        let message = Message::Subscribed(Subscribed {
+            request,
+            subscription,
+        });
+        self.outbound.send_message(&message).await;
+    }
+
+    pub(super) async fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Flow {
+        let Phase::Open(open) = &mut self.phase else {
+            return Flow::Continue;
+        };
+        let Some((topic, teardown)) = open.subscriptions.remove(&unsubscribe.subscription) else {
+            let err = RpcError::new(error::NO_SUCH_SUBSCRIPTION).arg(format!(
+                "this session holds no subscription {}",
+                unsubscribe.subscription
+            ));
+            self.send_error(MessageType::Unsubscribe, unsubscribe.request, err)
+                .await;
+            return Flow::Continue;
+        };
+        let (session, broker) = (open.session.clone(), open.broker.clone());
+        self.end_subscription(&session, &broker, unsubscribe.subscription, topic, teardown)
+            .await;
+        let message = Message::Unsubscribed(Unsubscribed {
+            request: unsubscribe.request,
+        });
+        self.outbound.send_message(&message).await;
+        Flow::Continue
+    }
+
+    /// Removes a subscription and runs what its end runs: its teardown,
+    /// then the application's unsubscribe handlers.
+    pub(super) async fn end_subscription(
+        &self,
+        session: &Session,
+        broker: &Broker,
+        subscription: Id,
+        topic: Topic,
+        teardown: Option<Teardown>,
+    ) {
+        broker.unsubscribe(subscription, session.id());
+        if let Some(teardown) = teardown {
+            teardown.run().await;
+        }
+        if !self.config.unsubscribe_handlers.is_empty() {
+            let cx = self.topic_context(session, topic);
+            for handler in &self.config.unsubscribe_handlers {
+                let _ = handler.run(&cx).await;
+            }
+        }
+    }
+
+    pub(super) async fn on_publish(&mut self, publish: Publish) -> Flow {
+        let Phase::Open(open) = &self.phase else {
+            return Flow::Continue;
+        };
+        let (session, broker) = (open.session.clone(), open.broker.clone());
+        let acknowledge = publish.options.acknowledge == Some(true);
+        let request = publish.request;
+        let route = open
+            .realm
+            .as_ref()
+            .and_then(|r| r.topics.publish.lookup(&publish.topic))
+            .or_else(|| self.config.topics.publish.lookup(&publish.topic))
+            .cloned();
+        let open_broker = open.realm.as_ref().is_some_and(|r| r.open_broker);
+        let outcome = if let Some(handler) = route {
+            let topic = Topic {
+                uri: Arc::from(publish.topic.as_str()),
+                policy: MatchPolicy::Exact,
+            };
+            let mut cx = self.topic_context(&session, topic);
+            if let Payload::Args { args, kwargs } = publish.payload {
+                cx.args = Value::List(args);
+                cx.kwargs = Value::Dict(kwargs);
+            }
+            cx.publish_options = Some(Arc::new(publish.options));
+            handler.run(&cx).await.map(|()| random_id())
+        } else if open_broker {
+            let details = disclosed_details(&session, &publish);
+            let audience = Audience {
+                publisher: Some(&session),
+                options: &publish.options,
+            };
+            let report = broker.publish(
+                &publish.topic,
+                publish.payload.clone(),
+                details,
+                Some(&audience),
+                None,
+            );
+            Ok(report.publication)
+        } else {
+            Err(RpcError::new(error::NOT_AUTHORIZED).arg(format!(
+                "publications to {:?} are not accepted",
+                publish.topic
+            )))
+        };
+        if acknowledge {
+            match outcome {
+                Ok(publication) => {
+                    let message = Message::Published(Published {
+                        request,
+                        publication,
+                    });
+                    self.outbound.send_message(&message).await;
+                }
+                Err(err) => self.send_error(MessageType::Publish, request, err).await,
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// EVENT details for a client's publication: the publisher when it asked to
+/// be disclosed (spec, "Publisher Identification"), and the passthru keys
+/// of a transparent payload.
+fn disclosed_details(session: &Session, publish: &Publish) -> EventDetails {
+    let options = &publish.options;
+    let mut details = EventDetails::default();
+    if options.disclose_me == Some(true) {
+        details.publisher = Some(session.id());
+        details.publisher_authid = Some(session.authid().to_owned());
+        details.publisher_authrole = Some(session.authrole().to_owned());
+    }
+    details.enc_algo.clone_from(&options.enc_algo);
+    details.enc_serializer.clone_from(&options.enc_serializer);
+    details.ppt_scheme.clone_from(&options.ppt_scheme);
+    details.ppt_serializer.clone_from(&options.ppt_serializer);
+    details.ppt_cipher.clone_from(&options.ppt_cipher);
+    details.ppt_keyid.clone_from(&options.ppt_keyid);
+    details
+}
