@@ -151,7 +151,7 @@ fn app() -> (Application, Counter, Counter) {
 }
 
 #[tokio::test]
-async fn welcome_announces_the_session_and_the_dealer_features() {
+async fn welcome_announces_the_session_and_the_router_roles() {
     let (app, _, _) = app();
     for sp in SUBPROTOCOLS {
         let mut c = Client::connect(&app, sp).await;
@@ -173,11 +173,8 @@ async fn welcome_announces_the_session_and_the_dealer_features() {
             .await;
         let details = welcome.as_list().unwrap()[2].as_dict().unwrap();
         let roles = details["roles"].as_dict().unwrap();
-        assert_eq!(
-            roles.len(),
-            1,
-            "[{sp}] only the dealer role is implemented: {roles:?}"
-        );
+        let names: Vec<&str> = roles.keys().map(String::as_str).collect();
+        assert_eq!(names, ["broker", "dealer"], "[{sp}] the router's roles");
     }
 }
 
@@ -562,7 +559,7 @@ async fn session_data_belongs_to_one_session() {
 }
 
 #[tokio::test]
-async fn clients_cannot_register_or_subscribe_yet() {
+async fn clients_cannot_register_procedures_or_publish_without_a_route() {
     let (app, _, _) = app();
     for sp in SUBPROTOCOLS {
         let mut c = Client::connect(&app, sp).await;
@@ -575,8 +572,15 @@ async fn clients_cannot_register_or_subscribe_yet() {
             .await;
         c.send(json!([16, 3, {"acknowledge": true}, "my.topic"]))
             .await;
-        c.expect(json!([8, 16, 3, {}, "wamp.error.not_authorized"]))
-            .await;
+        c.expect(json!([
+            8,
+            16,
+            3,
+            {},
+            "wamp.error.not_authorized",
+            ["publications to \"my.topic\" are not accepted"]
+        ]))
+        .await;
     }
 }
 

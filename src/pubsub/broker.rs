@@ -222,18 +222,21 @@ impl Broker {
         };
         let state = self.read();
         let mut matching: Vec<(Id, &Subscription)> = Vec::new();
-        if let Some(id) = state.exact.get(topic) {
-            if let Some(sub) = state.subscriptions.get(id) {
-                matching.push((*id, sub));
-            }
+        if let Some((id, sub)) = state
+            .exact
+            .get(topic)
+            .and_then(|id| state.subscriptions.get_key_value(id))
+        {
+            matching.push((*id, sub));
         }
-        for id in state.patterns.values() {
-            if let Some(sub) = state.subscriptions.get(id) {
-                if sub.policy.matches(&sub.topic, topic) {
-                    matching.push((*id, sub));
-                }
-            }
-        }
+        matching.extend(
+            state
+                .patterns
+                .values()
+                .filter_map(|id| state.subscriptions.get_key_value(id))
+                .filter(|(_, sub)| sub.policy.matches(&sub.topic, topic))
+                .map(|(id, sub)| (*id, sub)),
+        );
         if matching.is_empty() {
             return report;
         }

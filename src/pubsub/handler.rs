@@ -265,8 +265,11 @@ topic_handler_kind!(
     NotifyHandler, IntoNotifyOutcome, into_notify_outcome, ()
 );
 
+/// The erased start function of a topic handler.
+type StartFn<O> = dyn Fn(&TopicContext) -> TopicFuture<O> + Send + Sync;
+
 /// A topic handler with its type erased.
-pub(crate) struct BoxedTopicHandler<O>(Arc<dyn Fn(&TopicContext) -> TopicFuture<O> + Send + Sync>);
+pub(crate) struct BoxedTopicHandler<O>(Arc<StartFn<O>>);
 
 impl<O> Clone for BoxedTopicHandler<O> {
     fn clone(&self) -> Self {
