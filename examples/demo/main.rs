@@ -16,6 +16,7 @@ use axum::routing::get;
 use clap::Parser;
 use serde::Deserialize;
 use serverwamp::protocol::{Dict, Value};
+use serverwamp::pubsub::{Teardown, Topic, TopicRouteSet};
 use serverwamp::rpc::{
     Args, Kwargs, Params, Progressive, ProgressiveItem, Request, RpcError, RpcResult, RpcRouteSet,
     State,
@@ -165,6 +166,67 @@ async fn echo(Args(args): Args<Vec<Value>>, Kwargs(kwargs): Kwargs<Dict>) -> Rpc
     RpcResult { args, kwargs }
 }
 
+/// The sessions subscribed to `hourly_updates`, kept by its subscribe
+/// handler and teardown (the seed's update worker).
+#[derive(Clone, Default)]
+struct UpdateList(Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
+
+async fn join_updates(session: Session, State(list): State<UpdateList>) -> Teardown {
+    let id = session.id().get();
+    list.0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(id);
+    Teardown::new(move || async move {
+        list.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+    })
+}
+
+async fn thank_subscriber(session: Session, topic: Topic) {
+    session.send_event(
+        topic.uri(),
+        vec!["Thanks for subscribing!".into()],
+        Dict::new(),
+    );
+}
+
+async fn refuse_private() -> Result<(), RpcError> {
+    Err(RpcError::new("wamp.error.not_authorized")
+        .arg("private topics are not open to subscribers"))
+}
+
+#[derive(Deserialize)]
+struct MessageParams {
+    message: Value,
+}
+
+async fn publish_update(session: Session, Params(p): Params<MessageParams>) -> u64 {
+    let report = session.publish("hourly_updates", vec![p.message], Dict::new());
+    report.delivered as u64
+}
+
+#[derive(Deserialize)]
+struct FanoutParams {
+    count: u64,
+    payload: Value,
+}
+
+async fn fanout(session: Session, Params(p): Params<FanoutParams>) -> u64 {
+    let mut delivered = 0;
+    for i in 0..p.count {
+        let report = session.publish(
+            "bench.events",
+            vec![i.into(), p.payload.clone()],
+            Dict::new(),
+        );
+        delivered += report.delivered as u64;
+    }
+    delivered
+}
+
 /// The `custom` realm's handler: answers every procedure itself.
 async fn add_stuff(
     request: Request,
@@ -204,11 +266,22 @@ fn application(no_default_realm: bool) -> Application {
         .route("app.stats", stats)
         .route("app.fail", fail)
         .route("app.slow", slow)
-        .route("bench.echo", echo);
+        .route("bench.echo", echo)
+        .route("updates.publish", publish_update)
+        .route("bench.fanout", fanout);
+
+    let mut topics = TopicRouteSet::new();
+    topics
+        .subscribe("hourly_updates", join_updates)
+        .subscribe("docs.changes", thank_subscriber)
+        .subscribe("bench.events", || async {})
+        .subscribe_prefix("private", refuse_private);
 
     let mut app = Application::new();
     app.add_routes(routes);
+    app.add_topics(topics);
     app.set_state(ActiveSessions::default());
+    app.set_state(UpdateList::default());
     app.add_session_open_handler(|State(active): State<ActiveSessions>| async move {
         active.0.fetch_add(1, Ordering::SeqCst);
     });
