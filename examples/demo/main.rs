@@ -289,6 +289,9 @@ fn application(no_default_realm: bool) -> Application {
         active.0.fetch_sub(1, Ordering::SeqCst);
     });
     app.realm("custom").set_rpc_handler(add_stuff);
+    // Beyond the contract: a realm where clients publish to each other, to
+    // show (and test) the open-broker features.
+    app.realm("open").set_open_broker(true);
     if no_default_realm {
         app.disable_default_realm();
     }
