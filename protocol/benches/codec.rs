@@ -35,14 +35,15 @@ fn small_payload() -> Payload {
 }
 
 /// A payload of 64 mixed values: integers, floats, strings, booleans, nulls,
-/// short lists and small dicts, about 1 KiB in JSON.
+/// short lists and small dicts: about 1 KiB in JSON, 700 bytes in MsgPack
+/// and CBOR.
 fn large_payload() -> Payload {
     let args: List = (0_u32..64)
         .map(|i| match i % 8 {
             0 => Value::from(u64::from(i) * 1_000_003),
             1 => Value::from(-i64::from(i) * 7_919),
-            2 => Value::from(f64::from(i) * 1.25 + 0.5),
-            3 => Value::from(format!("item-{i:03}-payload")),
+            2 => Value::from(f64::from(i) * 1.125 + 0.0625),
+            3 => Value::from(format!("item-{i:03}-payload-abcdefghijklmnopqrst")),
             4 => Value::from(i % 3 == 0),
             5 => Value::Null,
             6 => Value::List(vec![Value::from(i), Value::from(i + 1), Value::from(i + 2)]),
@@ -50,6 +51,7 @@ fn large_payload() -> Payload {
                 let mut dict = Dict::new();
                 dict.insert("index".to_owned(), Value::from(i));
                 dict.insert("name".to_owned(), Value::from("value"));
+                dict.insert("ok".to_owned(), Value::from(true));
                 Value::Dict(dict)
             }
         })
@@ -202,13 +204,16 @@ fn batched(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs, so the whole suite takes a few minutes on a small machine;
-/// override on the command line (`-- --measurement-time 10`) for precision.
+/// Short runs, so the whole suite takes about two minutes on a small
+/// machine: 30 samples, a lighter bootstrap and no plots. Override on the
+/// command line (`-- --measurement-time 10 --sample-size 100`) for precision.
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
+        .nresamples(20_000)
+        .without_plots()
 }
 
 criterion_group! {

@@ -2,7 +2,7 @@
 //! nothing of routing.
 //!
 //! A transport hands each connection to the session layer as a
-//! [`FrameReader`] and a [`FrameWriter`] plus the [`TransportInfo`] that
+//! `FrameReader` and a `FrameWriter` plus the [`TransportInfo`] that
 //! authenticators and handlers may read.
 
 mod info;
