@@ -7,6 +7,8 @@ use std::time::Duration;
 use serverwamp_protocol::message::ValidationRules;
 use serverwamp_protocol::{Id, UriRules};
 
+use crate::auth::RealmAuth;
+use crate::auth::config::auth_builder_methods;
 use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
 use crate::pubsub::broker::Brokers;
 use crate::pubsub::{
@@ -69,6 +71,10 @@ pub(crate) struct AppConfig {
     pub(crate) snake_case_kwargs: bool,
     pub(crate) open_handlers: Vec<BoxedSessionHandler>,
     pub(crate) close_handlers: Vec<BoxedSessionHandler>,
+    /// Authentication of the default realm.
+    pub(crate) auth: Arc<RealmAuth>,
+    /// How long a client has from HELLO to WELCOME.
+    pub(crate) auth_timeout: Duration,
 }
 
 impl Default for AppConfig {
@@ -86,6 +92,8 @@ impl Default for AppConfig {
             snake_case_kwargs: false,
             open_handlers: Vec::new(),
             close_handlers: Vec::new(),
+            auth: Arc::default(),
+            auth_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -98,9 +106,16 @@ pub struct Realm {
     pub(crate) rpc_handler: Option<BoxedHandler>,
     pub(crate) topics: TopicTable,
     pub(crate) open_broker: bool,
+    pub(crate) auth: Arc<RealmAuth>,
 }
 
 impl Realm {
+    fn auth_mut(&mut self) -> &mut RealmAuth {
+        Arc::make_mut(&mut self.auth)
+    }
+
+    auth_builder_methods!(auth_mut);
+
     /// Adds procedures that only this realm serves (besides the
     /// application's).
     pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
@@ -143,6 +158,14 @@ impl Application {
     fn config_mut(&mut self) -> &mut AppConfig {
         Arc::make_mut(&mut self.config)
     }
+
+    fn auth_mut(&mut self) -> &mut RealmAuth {
+        Arc::make_mut(&mut self.config_mut().auth)
+    }
+
+    // Authentication of the default realm (realms not configured with
+    // `Application::realm`).
+    auth_builder_methods!(auth_mut);
 
     /// Adds procedures served in every realm.
     pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
@@ -227,6 +250,14 @@ impl Application {
     /// (the seed's `set_default_arg`). One value per type.
     pub fn set_state<T: std::any::Any + Send + Sync + Clone>(&mut self, value: T) -> &mut Self {
         Arc::make_mut(&mut self.config_mut().state).insert(value);
+        self
+    }
+
+    /// How long a client has from HELLO to finish authenticating (10 s by
+    /// default); a client that does not answer its CHALLENGE in time gets
+    /// ABORT `wamp.error.authentication_failed` and is disconnected.
+    pub fn set_authentication_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config_mut().auth_timeout = timeout;
         self
     }
 

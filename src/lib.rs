@@ -1,6 +1,7 @@
 #![doc = include_str!("../docs/quickstart.md")]
 
 mod application;
+pub mod auth;
 pub mod lifecycle;
 pub mod pubsub;
 mod routing;
@@ -10,4 +11,4 @@ pub mod transport;
 
 pub use application::{Application, Realm};
 pub use serverwamp_protocol as protocol;
-pub use session::{Identity, Session};
+pub use session::{AuthDetails, Session};

@@ -14,7 +14,8 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use clap::Parser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serverwamp::auth::{Authenticated, CraRequirement, NewSession};
 use serverwamp::protocol::{Dict, Value};
 use serverwamp::pubsub::{Teardown, Topic, TopicRouteSet};
 use serverwamp::rpc::{
@@ -110,14 +111,57 @@ async fn countdown(
     }))
 }
 
+/// Who a demo session is, as its authenticator says.
+#[derive(Clone, Serialize)]
+struct DemoIdentity {
+    name: String,
+}
+
+fn identity(name: &str) -> Authenticated {
+    Authenticated::new(DemoIdentity {
+        name: name.to_owned(),
+    })
+}
+
+/// `tickets` and `mixed`: alice with ticket secret123.
+async fn check_ticket(session: NewSession, ticket: String) -> Option<Authenticated> {
+    (session.authid() == Some("alice") && ticket == "secret123").then(|| identity("alice"))
+}
+
+/// `cra`: bob's plain secret and carol's salted one.
+async fn cra_requirement(session: NewSession) -> Option<CraRequirement> {
+    match session.authid()? {
+        "bob" => Some(CraRequirement::new("bobsecret", "RegularUser", "demo_db")),
+        "carol" => Some(
+            CraRequirement::new("carolsecret", "RegularUser", "demo_db")
+                .salted("salt123", 1000, 32),
+        ),
+        _ => None,
+    }
+}
+
+async fn cra_identity(session: NewSession) -> Option<Authenticated> {
+    session.authid().map(identity)
+}
+
+/// `cookies` and `mixed`: the cookie myName=Jeff.
+async fn cookie_authenticator(session: NewSession) -> Option<Authenticated> {
+    let name = session.transport().cookie("myName")?;
+    (name == "Jeff").then(|| identity(name))
+}
+
 async fn whoami(session: Session) -> RpcResult {
+    let identity = session
+        .identity::<DemoIdentity>()
+        .and_then(|i| serverwamp::protocol::value::to_value(i).ok())
+        .unwrap_or(Value::Null);
     RpcResult::new()
         .kwarg("session", session.id().get())
         .kwarg("realm", session.realm())
         .kwarg("authid", session.authid())
         .kwarg("authrole", session.authrole())
-        .kwarg("authmethod", session.identity().authmethod.as_str())
-        .kwarg("identity", Value::Null)
+        .kwarg("authmethod", session.auth().authmethod.as_str())
+        .kwarg("identity", identity)
         .kwarg(
             "peer_address",
             session.transport().peer_address().to_string(),
@@ -289,6 +333,14 @@ fn application(no_default_realm: bool) -> Application {
         active.0.fetch_sub(1, Ordering::SeqCst);
     });
     app.realm("custom").set_rpc_handler(add_stuff);
+    app.realm("tickets").set_ticket_authenticator(check_ticket);
+    app.realm("cra")
+        .set_cra_handlers(cra_requirement, cra_identity);
+    app.realm("cookies")
+        .add_transport_authenticator(cookie_authenticator);
+    app.realm("mixed")
+        .add_transport_authenticator(cookie_authenticator)
+        .set_ticket_authenticator(check_ticket);
     // Beyond the contract: a realm where clients publish to each other, to
     // show (and test) the open-broker features.
     app.realm("open").set_open_broker(true);

@@ -122,13 +122,6 @@ ARGLESS_PROCEDURES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="demo deviation: procedures that take no arguments ignore surplus "
-    "args/kwargs (contract: 'Missing or surplus arguments: ERROR "
-    "wamp.error.invalid_argument'); e.g. CALL sandwich.ingredients [1] "
-    "answers RESULT instead of ERROR wamp.error.invalid_argument",
-)
 def test_argless_procedures_refuse_surplus_arguments(demo_url, serializer):
     async def body(s, _):
         accepted = []

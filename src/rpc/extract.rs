@@ -63,6 +63,11 @@ impl CallContext {
             `Session`, `Request`, `State<T>` or `Progress`"
 )]
 pub trait FromCall: Sized {
+    /// Whether this argument reads the caller's arguments. A handler none of
+    /// whose arguments do takes no arguments: a call that passes some is
+    /// answered `wamp.error.invalid_argument`.
+    const READS_ARGUMENTS: bool = false;
+
     /// Extracts the argument, or answers the caller with an error.
     ///
     /// # Errors
@@ -95,6 +100,8 @@ pub trait FromCall: Sized {
 pub struct Params<T>(pub T);
 
 impl<T: DeserializeOwned> FromCall for Params<T> {
+    const READS_ARGUMENTS: bool = true;
+
     fn from_call(call: &CallContext) -> Result<Self, RpcError> {
         let de = ParamsDeserializer {
             args: &call.args,
@@ -114,6 +121,8 @@ impl<T: DeserializeOwned> FromCall for Params<T> {
 pub struct Args<T>(pub T);
 
 impl<T: DeserializeOwned> FromCall for Args<T> {
+    const READS_ARGUMENTS: bool = true;
+
     fn from_call(call: &CallContext) -> Result<Self, RpcError> {
         from_value(&call.args)
             .map(Args)
@@ -128,6 +137,8 @@ impl<T: DeserializeOwned> FromCall for Args<T> {
 pub struct Kwargs<T>(pub T);
 
 impl<T: DeserializeOwned> FromCall for Kwargs<T> {
+    const READS_ARGUMENTS: bool = true;
+
     fn from_call(call: &CallContext) -> Result<Self, RpcError> {
         from_value(&call.kwargs)
             .map(Kwargs)

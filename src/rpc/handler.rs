@@ -43,6 +43,10 @@ macro_rules! impl_handler {
                 // Arguments are extracted before the handler starts, so a bad
                 // argument is answered without running any user code.
                 let started = (|| -> Result<Fut, super::RpcError> {
+                    let reads_arguments = false $(|| $ty::READS_ARGUMENTS)*;
+                    if !reads_arguments && (!call.args().is_empty() || !call.kwargs().is_empty()) {
+                        return Err(super::RpcError::invalid_argument("this procedure takes no arguments"));
+                    }
                     $(let $ty = $ty::from_call(&call)?;)*
                     Ok(self($($ty),*))
                 })();

@@ -5,16 +5,15 @@
 //! connection. ABORT, a protocol violation or the transport closing end the
 //! connection.
 
+mod auth;
 mod pubsub;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::{
-    Abort, Call, Cancel, CloseDetails, ErrorMessage, Hello, Message, MessageType, Payload, Welcome,
-    WelcomeDetails,
+    Abort, Call, Cancel, CloseDetails, ErrorMessage, Message, MessageType, Payload,
 };
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, Value};
@@ -23,7 +22,7 @@ use tokio::time::Instant;
 
 use super::calls::{CallState, Calls, error_message, run_call};
 use super::outbound::{Outbound, run_writer};
-use super::{Control, Identity, Session, goodbye};
+use super::{Control, Session, goodbye};
 use crate::application::{AppConfig, Application, Realm};
 use crate::lifecycle::SessionContext;
 use crate::pubsub::broker::Broker;
@@ -35,7 +34,7 @@ use crate::transport::{FrameReader, FrameWriter, TransportInfo};
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The name this implementation gives itself in WELCOME.
-const AGENT: &str = concat!("serverwamp-rs/", env!("CARGO_PKG_VERSION"));
+pub(super) const AGENT: &str = concat!("serverwamp-rs/", env!("CARGO_PKG_VERSION"));
 
 /// Serves WAMP on one established connection until either side closes it.
 pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
@@ -79,6 +78,8 @@ enum Flow {
 enum Phase {
     /// Waiting for HELLO.
     NoSession,
+    /// HELLO received; the realm's authentication runs.
+    Authenticating(Box<auth::Authentication>),
     /// A session is open.
     Open(OpenSession),
     /// We sent GOODBYE and wait for the client's.
@@ -93,6 +94,10 @@ struct OpenSession {
     broker: Arc<Broker>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
+    /// The realm's authentication and authorization settings.
+    auth: Arc<crate::auth::RealmAuth>,
+    /// Authorization decisions cached for this session.
+    authorized: HashMap<(crate::auth::Action, String), bool>,
 }
 
 struct Connection {
@@ -111,8 +116,9 @@ struct Connection {
 impl Connection {
     async fn serve<R: FrameReader>(&mut self, reader: &mut R) {
         loop {
-            let closing_deadline = match &self.phase {
+            let deadline = match &self.phase {
                 Phase::Closing(_, deadline) => Some(*deadline),
+                Phase::Authenticating(auth) => Some(auth.deadline),
                 _ => None,
             };
             let flow = tokio::select! {
@@ -125,8 +131,11 @@ impl Connection {
                     None => Flow::Stop,
                 },
                 () = self.calls.next_finished() => Flow::Continue,
-                control = next_control(&mut self.phase) => self.on_control(control).await,
-                () = sleep_until(closing_deadline) => Flow::Stop,
+                event = next_event(&mut self.phase) => match event {
+                    PhaseEvent::Control(control) => self.on_control(control).await,
+                    PhaseEvent::Authenticated(outcome) => self.on_authenticated(*outcome).await,
+                },
+                () = sleep_until(deadline) => self.on_deadline().await,
             };
             if flow == Flow::Stop {
                 return;
@@ -169,6 +178,7 @@ impl Connection {
                         .await
                 }
             },
+            Phase::Authenticating(_) => self.on_authentication_message(message).await,
             Phase::Open(_) => self.on_session_message(message).await,
             // Spec, "Session Closing": after sending GOODBYE, a peer ignores
             // everything but the GOODBYE (or ABORT) that answers it.
@@ -233,82 +243,25 @@ impl Connection {
         }
     }
 
-    async fn on_hello(&mut self, hello: Hello) -> Flow {
-        let realm = match self.config.realms.get(&hello.realm) {
-            Some(realm) => Some(realm.clone()),
-            None if self.config.default_realm => None,
-            None => {
-                let message = format!("no realm named {:?}", hello.realm);
-                self.abort(error::NO_SUCH_REALM, message).await;
-                return Flow::Stop;
-            }
-        };
-        let id = random_id();
-        let identity = Identity {
-            authid: hello
-                .details
-                .authid
-                .clone()
-                .unwrap_or_else(|| id.to_string()),
-            authrole: "anonymous".to_owned(),
-            authmethod: "anonymous".to_owned(),
-            authprovider: "static".to_owned(),
-        };
-        let (control_tx, control) = mpsc::channel(4);
-        let broker = self
-            .app
-            .brokers
-            .get_or_create(&hello.realm, self.config.slow_subscribers);
-        let session = Session::new(
-            id,
-            hello.realm.clone(),
-            identity.clone(),
-            self.transport.clone(),
-            self.outbound.clone(),
-            control_tx,
-            &broker,
-        );
-        self.app.registry.insert(session.clone());
-        let cx = SessionContext {
-            session: session.clone(),
-            state: self.config.state.clone(),
-        };
-        for handler in &self.config.open_handlers {
-            handler.run(&cx).await;
-        }
-        let welcome = Message::Welcome(Welcome {
-            session: id,
-            details: WelcomeDetails {
-                realm: Some(hello.realm),
-                roles: Some(router_roles()),
-                agent: Some(AGENT.to_owned()),
-                authid: Some(identity.authid),
-                authrole: Some(identity.authrole),
-                authmethod: Some(identity.authmethod),
-                authprovider: Some(identity.authprovider),
-                ..WelcomeDetails::default()
-            },
-        });
-        self.outbound.send_message(&welcome).await;
-        self.phase = Phase::Open(OpenSession {
-            session,
-            realm,
-            control,
-            broker,
-            subscriptions: HashMap::new(),
-        });
-        Flow::Continue
-    }
-
     async fn on_call(&mut self, call: Call) -> Flow {
-        let Phase::Open(open) = &self.phase else {
-            return Flow::Continue;
-        };
         let request = call.request;
         if self.calls.is_running(request) {
             let message = format!("CALL.Request {request} is already used by a running call");
             return self.protocol_violation(&message).await;
         }
+        if !self
+            .authorize(crate::auth::Action::Call, &call.procedure)
+            .await
+        {
+            let err = auth::not_authorized(crate::auth::Action::Call, &call.procedure);
+            self.outbound
+                .send_message(&error_message(request, &err))
+                .await;
+            return Flow::Continue;
+        }
+        let Phase::Open(open) = &self.phase else {
+            return Flow::Continue;
+        };
         let handler = match &open.realm {
             Some(realm) if realm.rpc_handler.is_some() => realm.rpc_handler.clone(),
             Some(realm) => realm
@@ -449,7 +402,7 @@ impl Connection {
         let phase = std::mem::replace(&mut self.phase, Phase::NoSession);
         let open = match phase {
             Phase::Open(open) | Phase::Closing(open, _) => open,
-            Phase::NoSession => return,
+            Phase::NoSession | Phase::Authenticating(_) => return,
         };
         self.calls = Calls::default();
         self.app.registry.remove(open.session.id());
@@ -496,13 +449,22 @@ fn router_roles() -> Dict {
     roles
 }
 
-/// The next request from the open session's handle; pending without one.
-async fn next_control(phase: &mut Phase) -> Control {
+/// Something the current phase produced besides a frame.
+enum PhaseEvent {
+    /// A request from the open session's handle.
+    Control(Control),
+    /// The authentication phase ended.
+    Authenticated(Box<Result<crate::auth::AuthOutcome, crate::auth::AuthAbort>>),
+}
+
+/// The next event of the current phase; pending when it has none.
+async fn next_event(phase: &mut Phase) -> PhaseEvent {
     match phase {
         Phase::Open(open) | Phase::Closing(open, _) => match open.control.recv().await {
-            Some(control) => control,
+            Some(control) => PhaseEvent::Control(control),
             None => std::future::pending().await,
         },
+        Phase::Authenticating(auth) => PhaseEvent::Authenticated(Box::new(auth.outcome().await)),
         Phase::NoSession => std::future::pending().await,
     }
 }

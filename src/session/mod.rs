@@ -24,9 +24,9 @@ use crate::pubsub::PublishReport;
 use crate::pubsub::broker::Broker;
 use crate::transport::TransportInfo;
 
-/// Who a session is: the outcome of authentication.
+/// How a session authenticated, as announced in its WELCOME.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub struct AuthDetails {
     /// The authentication ID.
     pub authid: String,
     /// The authentication role.
@@ -49,7 +49,9 @@ pub struct Session {
 pub(crate) struct SessionInner {
     pub(crate) id: Id,
     pub(crate) realm: String,
-    pub(crate) identity: Identity,
+    pub(crate) auth: AuthDetails,
+    /// The identity the application's authenticator chose.
+    pub(crate) identity: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) transport: Arc<TransportInfo>,
     /// The connection's outbound queue, for events sent outside a call.
     pub(crate) outbound: Outbound,
@@ -60,6 +62,17 @@ pub(crate) struct SessionInner {
     /// Typed per-session data, created on first use.
     data: Mutex<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
     /// Requests to the connection task (close the session).
+    pub(crate) control: tokio::sync::mpsc::Sender<Control>,
+}
+
+/// What a session is made of when it opens.
+pub(crate) struct SessionParts {
+    pub(crate) id: Id,
+    pub(crate) realm: String,
+    pub(crate) auth: AuthDetails,
+    pub(crate) identity: Option<Arc<dyn Any + Send + Sync>>,
+    pub(crate) transport: Arc<TransportInfo>,
+    pub(crate) outbound: Outbound,
     pub(crate) control: tokio::sync::mpsc::Sender<Control>,
 }
 
@@ -76,19 +89,21 @@ pub(crate) enum Control {
 }
 
 impl Session {
-    pub(crate) fn new(
-        id: Id,
-        realm: String,
-        identity: Identity,
-        transport: Arc<TransportInfo>,
-        outbound: Outbound,
-        control: tokio::sync::mpsc::Sender<Control>,
-        broker: &Arc<Broker>,
-    ) -> Self {
+    pub(crate) fn new(parts: SessionParts, broker: &Arc<Broker>) -> Self {
+        let SessionParts {
+            id,
+            realm,
+            auth,
+            identity,
+            transport,
+            outbound,
+            control,
+        } = parts;
         Session {
             inner: Arc::new(SessionInner {
                 id,
                 realm,
+                auth,
                 identity,
                 transport,
                 outbound,
@@ -166,19 +181,25 @@ impl Session {
         &self.inner.realm
     }
 
-    /// Who the session is.
-    pub fn identity(&self) -> &Identity {
-        &self.inner.identity
+    /// How the session authenticated: authid, role, method, provider.
+    pub fn auth(&self) -> &AuthDetails {
+        &self.inner.auth
+    }
+
+    /// The identity the application's authenticator returned, if it is a
+    /// `T` (anonymous sessions have none).
+    pub fn identity<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.inner.identity.as_deref()?.downcast_ref()
     }
 
     /// The authentication ID.
     pub fn authid(&self) -> &str {
-        &self.inner.identity.authid
+        &self.inner.auth.authid
     }
 
     /// The authentication role.
     pub fn authrole(&self) -> &str {
-        &self.inner.identity.authrole
+        &self.inner.auth.authrole
     }
 
     /// Facts about the connection: peer address, HTTP headers, cookies.
@@ -242,7 +263,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("id", &self.inner.id)
             .field("realm", &self.inner.realm)
-            .field("authid", &self.inner.identity.authid)
+            .field("authid", &self.inner.auth.authid)
             .finish_non_exhaustive()
     }
 }

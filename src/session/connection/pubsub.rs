@@ -10,7 +10,9 @@ use serverwamp_protocol::message::{
 use serverwamp_protocol::well_known::error;
 use serverwamp_protocol::{Id, MatchPolicy, Value};
 
+use super::auth::not_authorized;
 use super::{Connection, Flow, Phase};
+use crate::auth::Action;
 use crate::pubsub::broker::{Audience, Broker};
 use crate::pubsub::{Teardown, Topic, TopicContext};
 use crate::rpc::RpcError;
@@ -30,7 +32,7 @@ impl Connection {
         }
     }
 
-    async fn send_error(&self, request_type: MessageType, request: Id, err: RpcError) {
+    async fn send_error(&mut self, request_type: MessageType, request: Id, err: RpcError) {
         let message = Message::Error(ErrorMessage {
             request_type,
             request,
@@ -42,6 +44,12 @@ impl Connection {
     }
 
     pub(super) async fn on_subscribe(&mut self, subscribe: Subscribe) -> Flow {
+        if !self.authorize(Action::Subscribe, &subscribe.topic).await {
+            let err = not_authorized(Action::Subscribe, &subscribe.topic);
+            self.send_error(MessageType::Subscribe, subscribe.request, err)
+                .await;
+            return Flow::Continue;
+        }
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
         };
@@ -97,7 +105,7 @@ impl Connection {
         Flow::Continue
     }
 
-    async fn send_subscribed(&self, request: Id, subscription: Id) {
+    async fn send_subscribed(&mut self, request: Id, subscription: Id) {
         let message = Message::Subscribed(Subscribed {
             request,
             subscription,
@@ -131,7 +139,7 @@ impl Connection {
     /// Removes a subscription and runs what its end runs: its teardown,
     /// then the application's unsubscribe handlers.
     pub(super) async fn end_subscription(
-        &self,
+        &mut self,
         session: &Session,
         broker: &Broker,
         subscription: Id,
@@ -151,6 +159,14 @@ impl Connection {
     }
 
     pub(super) async fn on_publish(&mut self, publish: Publish) -> Flow {
+        if !self.authorize(Action::Publish, &publish.topic).await {
+            if publish.options.acknowledge == Some(true) {
+                let err = not_authorized(Action::Publish, &publish.topic);
+                self.send_error(MessageType::Publish, publish.request, err)
+                    .await;
+            }
+            return Flow::Continue;
+        }
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
         };

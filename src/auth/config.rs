@@ -1,0 +1,218 @@
+//! How a realm authenticates and authorizes: the hooks the application sets.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::{Action, AuthFuture, AuthHandler, Authenticated, NewSession};
+use crate::session::Session;
+
+/// A transport authenticator, ticket check or identity provider, erased.
+pub(crate) type Authenticator<A> =
+    Arc<dyn Fn(A) -> AuthFuture<Option<Authenticated>> + Send + Sync>;
+
+/// What the application says about a WAMP-CRA principal: the shared secret
+/// and what a successful authentication is announced as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CraRequirement {
+    /// The shared secret (or, when salted, the password the key is derived
+    /// from).
+    pub secret: String,
+    /// The role announced in the challenge and WELCOME.
+    pub authrole: String,
+    /// The provider announced in the challenge and WELCOME.
+    pub authprovider: String,
+    /// The salting of the secret, if it is salted.
+    pub salt: Option<CraSalt>,
+}
+
+/// PBKDF2-SHA256 salting of a WAMP-CRA secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CraSalt {
+    /// The salt.
+    pub salt: String,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    /// Derived key length in bytes.
+    pub keylen: u32,
+}
+
+impl CraRequirement {
+    /// A requirement for an unsalted secret.
+    pub fn new(
+        secret: impl Into<String>,
+        authrole: impl Into<String>,
+        authprovider: impl Into<String>,
+    ) -> Self {
+        CraRequirement {
+            secret: secret.into(),
+            authrole: authrole.into(),
+            authprovider: authprovider.into(),
+            salt: None,
+        }
+    }
+
+    /// Marks the secret as salted: the client derives its key with
+    /// PBKDF2-SHA256 from the secret and `salt`.
+    #[must_use]
+    pub fn salted(mut self, salt: impl Into<String>, iterations: u32, keylen: u32) -> Self {
+        self.salt = Some(CraSalt {
+            salt: salt.into(),
+            iterations,
+            keylen,
+        });
+        self
+    }
+}
+
+/// Provides a WAMP-CRA requirement for a session (`None`: unknown principal).
+pub(crate) type CraRequirementProvider =
+    Arc<dyn Fn(NewSession) -> AuthFuture<Option<CraRequirement>> + Send + Sync>;
+
+/// A realm's challenge-based method.
+#[derive(Clone)]
+pub(crate) enum ChallengeMethod {
+    Ticket(Authenticator<(NewSession, String)>),
+    Cra {
+        requirement: CraRequirementProvider,
+        identity: Authenticator<NewSession>,
+    },
+}
+
+impl ChallengeMethod {
+    /// The method's name in `HELLO.Details.authmethods`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ChallengeMethod::Ticket(_) => "ticket",
+            ChallengeMethod::Cra { .. } => "wampcra",
+        }
+    }
+}
+
+/// Decides whether a session may perform an action on a URI.
+///
+/// Implemented for every `async fn(Session, Action, String) -> bool`.
+pub trait Authorizer: Send + Sync + 'static {
+    /// Whether `session` may perform `action` on `uri`.
+    fn authorize(&self, session: Session, action: Action, uri: String) -> AuthFuture<bool>;
+}
+
+impl<F, Fut> Authorizer for F
+where
+    F: Fn(Session, Action, String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    fn authorize(&self, session: Session, action: Action, uri: String) -> AuthFuture<bool> {
+        Box::pin(self(session, action, uri))
+    }
+}
+
+/// Everything a realm says about authentication and authorization.
+#[derive(Clone, Default)]
+pub(crate) struct RealmAuth {
+    pub(crate) transport: Vec<Authenticator<NewSession>>,
+    pub(crate) challenge: Option<ChallengeMethod>,
+    pub(crate) custom: Option<Arc<dyn AuthHandler>>,
+    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
+    pub(crate) cache_authorization: bool,
+}
+
+impl RealmAuth {
+    /// Whether the realm admits anonymous sessions (no authenticator set).
+    pub(crate) fn is_open(&self) -> bool {
+        self.transport.is_empty() && self.challenge.is_none() && self.custom.is_none()
+    }
+}
+
+/// Boxes an async function of one argument as an authenticator.
+pub(crate) fn boxed<A, F, Fut>(f: F) -> Authenticator<A>
+where
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<Authenticated>> + Send + 'static,
+{
+    Arc::new(move |a| Box::pin(f(a)))
+}
+
+/// The authentication settings shared by [`Application`](crate::Application)
+/// (for the default realm) and [`Realm`](crate::Realm).
+macro_rules! auth_builder_methods {
+    ($auth:ident) => {
+        /// Adds a transport authenticator: an async function given the new
+        /// session (its HELLO and transport: cookies, headers, peer
+        /// address) that returns an identity, or `None` to leave the
+        /// decision to the next authenticator. They run in the order added.
+        pub fn add_transport_authenticator<F, Fut>(&mut self, authenticator: F) -> &mut Self
+        where
+            F: Fn($crate::auth::NewSession) -> Fut + Send + Sync + 'static,
+            Fut: std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
+        {
+            self.$auth()
+                .transport
+                .push($crate::auth::config::boxed(authenticator));
+            self
+        }
+
+        /// Sets ticket authentication (`CHALLENGE ticket`): `check` gets
+        /// the session and the client's ticket and returns an identity or
+        /// `None`. One challenge-based method per realm.
+        pub fn set_ticket_authenticator<F, Fut>(&mut self, check: F) -> &mut Self
+        where
+            F: Fn($crate::auth::NewSession, String) -> Fut + Send + Sync + 'static,
+            Fut: std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
+        {
+            let check = std::sync::Arc::new(check);
+            let boxed =
+                $crate::auth::config::boxed(move |(session, ticket)| check(session, ticket));
+            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Ticket(boxed));
+            self
+        }
+
+        /// Sets WAMP-CRA: `requirement` gives a principal's secret, role,
+        /// provider and salting (or `None` for an unknown principal);
+        /// `identity` is called after a correct signature and returns the
+        /// identity. One challenge-based method per realm.
+        pub fn set_cra_handlers<R, RFut, I, IFut>(
+            &mut self,
+            requirement: R,
+            identity: I,
+        ) -> &mut Self
+        where
+            R: Fn($crate::auth::NewSession) -> RFut + Send + Sync + 'static,
+            RFut:
+                std::future::Future<Output = Option<$crate::auth::CraRequirement>> + Send + 'static,
+            I: Fn($crate::auth::NewSession) -> IFut + Send + Sync + 'static,
+            IFut:
+                std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
+        {
+            let requirement: $crate::auth::config::CraRequirementProvider =
+                std::sync::Arc::new(move |s| Box::pin(requirement(s)));
+            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Cra {
+                requirement,
+                identity: $crate::auth::config::boxed(identity),
+            });
+            self
+        }
+
+        /// Replaces the whole authentication flow with `handler`.
+        pub fn set_auth_handler<H: $crate::auth::AuthHandler>(&mut self, handler: H) -> &mut Self {
+            self.$auth().custom = Some(std::sync::Arc::new(handler));
+            self
+        }
+
+        /// Asks `authorizer` before every call, subscription, publication
+        /// and registration of the realm's sessions; a denial answers
+        /// `wamp.error.not_authorized`. With `cache`, each session asks once
+        /// per action and URI.
+        pub fn set_authorizer<A: $crate::auth::Authorizer>(
+            &mut self,
+            authorizer: A,
+            cache: bool,
+        ) -> &mut Self {
+            let auth = self.$auth();
+            auth.authorizer = Some(std::sync::Arc::new(authorizer));
+            auth.cache_authorization = cache;
+            self
+        }
+    };
+}
+
+pub(crate) use auth_builder_methods;

@@ -1,0 +1,290 @@
+//! HELLO, the authentication phase and WELCOME.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt;
+use serverwamp_protocol::id::random_id;
+use serverwamp_protocol::message::{Hello, Message, Welcome, WelcomeDetails};
+use serverwamp_protocol::well_known::error;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{AGENT, Connection, Flow, OpenSession, Phase, router_roles};
+use crate::application::Realm;
+use crate::auth::{AuthAbort, AuthOutcome, Challenger, NewSession, RealmAuth, authenticate};
+use crate::lifecycle::SessionContext;
+use crate::session::{AuthDetails, Session, SessionParts};
+
+/// A session being authenticated.
+pub(super) struct Authentication {
+    /// The realm's authentication running: the flow or a custom handler.
+    future: Pin<Box<dyn Future<Output = Result<AuthOutcome, AuthAbort>> + Send>>,
+    /// Where AUTHENTICATE messages go.
+    answers: mpsc::Sender<serverwamp_protocol::message::Authenticate>,
+    /// Whether a CHALLENGE awaits its AUTHENTICATE.
+    pending: Arc<AtomicBool>,
+    pub(super) deadline: Instant,
+    session: NewSession,
+    realm: Option<Arc<Realm>>,
+    auth: Arc<RealmAuth>,
+}
+
+impl Authentication {
+    /// Waits for the running authentication to end.
+    pub(super) async fn outcome(&mut self) -> Result<AuthOutcome, AuthAbort> {
+        (&mut self.future).await
+    }
+}
+
+impl Connection {
+    pub(super) async fn on_hello(&mut self, hello: Hello) -> Flow {
+        let realm = match self.config.realms.get(&hello.realm) {
+            Some(realm) => Some(realm.clone()),
+            None if self.config.default_realm => None,
+            None => {
+                let message = format!("no realm named {:?}", hello.realm);
+                self.abort(error::NO_SUCH_REALM, message).await;
+                return Flow::Stop;
+            }
+        };
+        let auth = match &realm {
+            Some(realm) => realm.auth.clone(),
+            None => self.config.auth.clone(),
+        };
+        let details = hello.details;
+        let session = NewSession {
+            realm: hello.realm,
+            session: random_id(),
+            authid: details.authid,
+            authrole: details.authrole,
+            authmethods: details.authmethods.unwrap_or_default(),
+            authextra: details.authextra.unwrap_or_default(),
+            transport: self.transport.clone(),
+        };
+        if auth.is_open() {
+            // No authenticator: skip the machinery, admit anonymously.
+            let outcome = authenticate(&auth, session.clone(), self.challenger().0).await;
+            return match outcome {
+                Ok(outcome) => self.open_session(session, realm, auth, outcome).await,
+                Err(abort) => self.refuse_session(abort).await,
+            };
+        }
+        let (challenger, answers, pending) = self.challenger();
+        let flow_auth = auth.clone();
+        let flow_session = session.clone();
+        let future = async move {
+            let running = authenticate(&flow_auth, flow_session, challenger);
+            match AssertUnwindSafe(running).catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::error!("an authenticator panicked");
+                    Err(AuthAbort::failed())
+                }
+            }
+        };
+        self.phase = Phase::Authenticating(Box::new(Authentication {
+            future: Box::pin(future),
+            answers,
+            pending,
+            deadline: Instant::now() + self.config.auth_timeout,
+            session,
+            realm,
+            auth,
+        }));
+        Flow::Continue
+    }
+
+    fn challenger(
+        &self,
+    ) -> (
+        Challenger,
+        mpsc::Sender<serverwamp_protocol::message::Authenticate>,
+        Arc<AtomicBool>,
+    ) {
+        let (answers, receiver) = mpsc::channel(1);
+        let pending = Arc::new(AtomicBool::new(false));
+        let challenger = Challenger {
+            outbound: self.outbound.clone(),
+            answers: receiver,
+            pending: pending.clone(),
+        };
+        (challenger, answers, pending)
+    }
+
+    /// Messages while authenticating: only AUTHENTICATE answering a
+    /// CHALLENGE, or ABORT.
+    pub(super) async fn on_authentication_message(&mut self, message: Message) -> Flow {
+        let Phase::Authenticating(auth) = &self.phase else {
+            return Flow::Continue;
+        };
+        match message {
+            Message::Authenticate(answer) => {
+                if !auth.pending.swap(false, Ordering::AcqRel) {
+                    return self
+                        .protocol_violation("AUTHENTICATE received without a pending CHALLENGE")
+                        .await;
+                }
+                let _ = auth.answers.try_send(answer);
+                Flow::Continue
+            }
+            Message::Abort(_) => Flow::Stop,
+            other => {
+                let name = other.message_type();
+                self.protocol_violation(&format!("{name} received during authentication"))
+                    .await
+            }
+        }
+    }
+
+    pub(super) async fn on_authenticated(
+        &mut self,
+        outcome: Result<AuthOutcome, AuthAbort>,
+    ) -> Flow {
+        let Phase::Authenticating(auth) = std::mem::replace(&mut self.phase, Phase::NoSession)
+        else {
+            return Flow::Continue;
+        };
+        let Authentication {
+            session,
+            realm,
+            auth,
+            ..
+        } = *auth;
+        match outcome {
+            Ok(outcome) => self.open_session(session, realm, auth, outcome).await,
+            Err(abort) => self.refuse_session(abort).await,
+        }
+    }
+
+    /// A deadline passed: the authentication phase's, or the wait for the
+    /// client's GOODBYE.
+    pub(super) async fn on_deadline(&mut self) -> Flow {
+        if matches!(self.phase, Phase::Authenticating(_)) {
+            self.phase = Phase::NoSession;
+            self.abort(
+                error::AUTHENTICATION_FAILED,
+                "authentication timed out".to_owned(),
+            )
+            .await;
+        }
+        Flow::Stop
+    }
+
+    async fn refuse_session(&mut self, abort: AuthAbort) -> Flow {
+        tracing::debug!(reason = %abort.uri, "authentication refused");
+        self.abort(&abort.uri, abort.message).await;
+        Flow::Stop
+    }
+
+    /// Opens the session: registry, open handlers, WELCOME.
+    async fn open_session(
+        &mut self,
+        hello: NewSession,
+        realm: Option<Arc<Realm>>,
+        auth: Arc<RealmAuth>,
+        outcome: AuthOutcome,
+    ) -> Flow {
+        let id = hello.session;
+        let details = AuthDetails {
+            authid: outcome.authid,
+            authrole: outcome.authrole,
+            authmethod: outcome.authmethod,
+            authprovider: outcome.authprovider,
+        };
+        let (control_tx, control) = mpsc::channel(4);
+        let broker = self
+            .app
+            .brokers
+            .get_or_create(&hello.realm, self.config.slow_subscribers);
+        let authextra = outcome.authenticated.authextra;
+        let session = Session::new(
+            SessionParts {
+                id,
+                realm: hello.realm.clone(),
+                auth: details.clone(),
+                identity: outcome.authenticated.identity,
+                transport: self.transport.clone(),
+                outbound: self.outbound.clone(),
+                control: control_tx,
+            },
+            &broker,
+        );
+        self.app.registry.insert(session.clone());
+        let cx = SessionContext {
+            session: session.clone(),
+            state: self.config.state.clone(),
+        };
+        for handler in &self.config.open_handlers {
+            handler.run(&cx).await;
+        }
+        let welcome = Message::Welcome(Welcome {
+            session: id,
+            details: WelcomeDetails {
+                realm: Some(hello.realm),
+                roles: Some(router_roles()),
+                agent: Some(AGENT.to_owned()),
+                authid: Some(details.authid),
+                authrole: Some(details.authrole),
+                authmethod: Some(details.authmethod),
+                authprovider: Some(details.authprovider),
+                authextra: (!authextra.is_empty()).then_some(authextra),
+                ..WelcomeDetails::default()
+            },
+        });
+        self.outbound.send_message(&welcome).await;
+        self.phase = Phase::Open(OpenSession {
+            session,
+            realm,
+            control,
+            broker,
+            subscriptions: HashMap::new(),
+            auth,
+            authorized: HashMap::new(),
+        });
+        Flow::Continue
+    }
+}
+
+impl Connection {
+    /// Asks the realm's authorizer whether the open session may perform
+    /// `action` on `uri` (always yes without one). A failing or panicking
+    /// authorizer denies.
+    pub(super) async fn authorize(&mut self, action: crate::auth::Action, uri: &str) -> bool {
+        let Phase::Open(open) = &mut self.phase else {
+            return false;
+        };
+        let Some(authorizer) = open.auth.authorizer.clone() else {
+            return true;
+        };
+        if open.auth.cache_authorization
+            && let Some(allowed) = open.authorized.get(&(action, uri.to_owned()))
+        {
+            return *allowed;
+        }
+        let decision = authorizer.authorize(open.session.clone(), action, uri.to_owned());
+        let allowed = AssertUnwindSafe(decision)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(%action, uri, "an authorizer panicked; denying");
+                false
+            });
+        if let Phase::Open(open) = &mut self.phase
+            && open.auth.cache_authorization
+        {
+            open.authorized.insert((action, uri.to_owned()), allowed);
+        }
+        allowed
+    }
+}
+
+/// The error a denied action answers.
+pub(super) fn not_authorized(action: crate::auth::Action, uri: &str) -> crate::rpc::RpcError {
+    crate::rpc::RpcError::new(error::NOT_AUTHORIZED)
+        .arg(format!("not authorized to {action} {uri:?}"))
+}
