@@ -15,7 +15,7 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use serverwamp::auth::{Authenticated, CraRequirement, NewSession};
+use serverwamp::auth::{Authenticated, CraRequirement, NewSession, ScramKdf, ScramRequirement};
 use serverwamp::protocol::{Dict, Value};
 use serverwamp::pubsub::{Teardown, Topic, TopicRouteSet};
 use serverwamp::rpc::{
@@ -142,6 +142,29 @@ async fn cra_requirement(session: NewSession) -> Option<CraRequirement> {
 
 async fn cra_identity(session: NewSession) -> Option<Authenticated> {
     session.authid().map(identity)
+}
+
+/// `scram` (beyond the contract): dave, password davesecret, Argon2id.
+async fn scram_requirement(session: NewSession) -> Option<ScramRequirement> {
+    (session.authid()? == "dave").then(|| ScramRequirement {
+        password: "davesecret".to_owned(),
+        salt: b"serverwamp-demo!".to_vec(),
+        kdf: ScramKdf::Argon2id13 {
+            memory_kib: 1024,
+            iterations: 2,
+        },
+        authrole: "RegularUser".to_owned(),
+        authprovider: "demo_db".to_owned(),
+    })
+}
+
+/// The public key of `erin` in the `cryptosign` realm (beyond the contract).
+/// Its private seed, for clients of the demo, is
+/// e5b1d6b7c2a9f0e3d4c5b6a7980112233445566778899aabbccddeeff0011223.
+const ERIN_PUBLIC_KEY: &str = "47e034885aa937f5448cdefe72d68a03774d6c148cfea46e374725cbd096ed36";
+
+async fn cryptosign_principal(_session: NewSession, public_key: String) -> Option<Authenticated> {
+    (public_key == ERIN_PUBLIC_KEY).then(|| identity("erin").authid("erin"))
 }
 
 /// `cookies` and `mixed`: the cookie myName=Jeff.
@@ -338,6 +361,10 @@ fn application(no_default_realm: bool) -> Application {
         .set_cra_handlers(cra_requirement, cra_identity);
     app.realm("cookies")
         .add_transport_authenticator(cookie_authenticator);
+    app.realm("scram")
+        .set_scram_handlers(scram_requirement, cra_identity);
+    app.realm("cryptosign")
+        .set_cryptosign_authenticator(cryptosign_principal);
     app.realm("mixed")
         .add_transport_authenticator(cookie_authenticator)
         .set_ticket_authenticator(check_ticket);

@@ -68,6 +68,43 @@ impl CraRequirement {
 pub(crate) type CraRequirementProvider =
     Arc<dyn Fn(NewSession) -> AuthFuture<Option<CraRequirement>> + Send + Sync>;
 
+/// The key derivation function of a WAMP-SCRAM credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScramKdf {
+    /// Argon2id version 1.3 (the spec's `argon2id13`).
+    Argon2id13 {
+        /// Memory cost in KiB.
+        memory_kib: u32,
+        /// Passes over the memory.
+        iterations: u32,
+    },
+    /// PBKDF2-HMAC-SHA256 (`pbkdf2`; the spec's dialect only).
+    Pbkdf2 {
+        /// Iterations.
+        iterations: u32,
+    },
+}
+
+/// What the application says about a WAMP-SCRAM principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramRequirement {
+    /// The principal's password.
+    pub password: String,
+    /// The principal's salt.
+    pub salt: Vec<u8>,
+    /// How the password is stretched.
+    pub kdf: ScramKdf,
+    /// The role announced in WELCOME.
+    pub authrole: String,
+    /// The provider announced in WELCOME.
+    pub authprovider: String,
+}
+
+/// Provides a WAMP-SCRAM requirement for a session (`None`: unknown principal).
+pub(crate) type ScramRequirementProvider =
+    Arc<dyn Fn(NewSession) -> AuthFuture<Option<ScramRequirement>> + Send + Sync>;
+
 /// A realm's challenge-based method.
 #[derive(Clone)]
 pub(crate) enum ChallengeMethod {
@@ -76,14 +113,36 @@ pub(crate) enum ChallengeMethod {
         requirement: CraRequirementProvider,
         identity: Authenticator<NewSession>,
     },
+    Scram {
+        requirement: ScramRequirementProvider,
+        identity: Authenticator<NewSession>,
+    },
+    Cryptosign(Authenticator<(NewSession, String)>),
 }
 
 impl ChallengeMethod {
-    /// The method's name in `HELLO.Details.authmethods`.
+    /// The first of the client's authmethods this method answers to.
+    pub(crate) fn pick<'a>(&self, offered: &'a [String]) -> Option<&'a str> {
+        let names: &[&str] = match self {
+            ChallengeMethod::Ticket(_) => &["ticket"],
+            ChallengeMethod::Cra { .. } => &["wampcra"],
+            // autobahn-python and Crossbar call their SCRAM dialect `scram`.
+            ChallengeMethod::Scram { .. } => &["wamp-scram", "scram"],
+            ChallengeMethod::Cryptosign(_) => &["cryptosign"],
+        };
+        offered
+            .iter()
+            .map(String::as_str)
+            .find(|m| names.contains(m))
+    }
+
+    /// The method's name, for messages.
     pub(crate) fn name(&self) -> &'static str {
         match self {
             ChallengeMethod::Ticket(_) => "ticket",
             ChallengeMethod::Cra { .. } => "wampcra",
+            ChallengeMethod::Scram { .. } => "wamp-scram",
+            ChallengeMethod::Cryptosign(_) => "cryptosign",
         }
     }
 }
@@ -189,6 +248,48 @@ macro_rules! auth_builder_methods {
                 requirement,
                 identity: $crate::auth::config::boxed(identity),
             });
+            self
+        }
+
+        /// Sets WAMP-SCRAM (`wamp-scram`, and the `scram` dialect of
+        /// autobahn-python and Crossbar): `requirement` gives a principal's
+        /// password, salt, KDF, role and provider (or `None` for an unknown
+        /// principal); `identity` is called after a correct proof.
+        pub fn set_scram_handlers<R, RFut, I, IFut>(
+            &mut self,
+            requirement: R,
+            identity: I,
+        ) -> &mut Self
+        where
+            R: Fn($crate::auth::NewSession) -> RFut + Send + Sync + 'static,
+            RFut: std::future::Future<Output = Option<$crate::auth::ScramRequirement>>
+                + Send
+                + 'static,
+            I: Fn($crate::auth::NewSession) -> IFut + Send + Sync + 'static,
+            IFut:
+                std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
+        {
+            let requirement: $crate::auth::config::ScramRequirementProvider =
+                std::sync::Arc::new(move |s| Box::pin(requirement(s)));
+            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Scram {
+                requirement,
+                identity: $crate::auth::config::boxed(identity),
+            });
+            self
+        }
+
+        /// Sets WAMP-Cryptosign (Ed25519): `check` gets the session and the
+        /// client's public key (hex, from `HELLO.Details.authextra.pubkey`)
+        /// and returns the identity that key stands for, or `None`. The
+        /// client must then sign a fresh challenge with the matching key.
+        pub fn set_cryptosign_authenticator<F, Fut>(&mut self, check: F) -> &mut Self
+        where
+            F: Fn($crate::auth::NewSession, String) -> Fut + Send + Sync + 'static,
+            Fut: std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
+        {
+            let check = std::sync::Arc::new(check);
+            let boxed = $crate::auth::config::boxed(move |(session, key)| check(session, key));
+            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Cryptosign(boxed));
             self
         }
 

@@ -3,8 +3,9 @@
 use serverwamp_protocol::message::ChallengeExtra;
 use serverwamp_protocol::well_known::error;
 
-use super::config::{ChallengeMethod, CraRequirement, RealmAuth};
-use super::{AuthAbort, Authenticated, Challenger, NewSession, cra};
+use super::config::{ChallengeMethod, CraRequirement, RealmAuth, ScramKdf, ScramRequirement};
+use super::scram::{self, ScramDialect};
+use super::{AuthAbort, Authenticated, Challenger, NewSession, cra, cryptosign};
 
 /// Who a session turned out to be, with every WELCOME field decided.
 #[derive(Debug)]
@@ -88,7 +89,7 @@ pub(crate) async fn authenticate(
     };
     // Spec, "Authentication Methods": the client lists the methods it can
     // do; a realm offers one challenge-based method.
-    if !session.authmethods.iter().any(|m| m == method.name()) {
+    let Some(chosen) = method.pick(&session.authmethods).map(str::to_owned) else {
         let message = if auth.transport.is_empty() {
             format!("this realm authenticates with {:?}", method.name())
         } else {
@@ -100,7 +101,7 @@ pub(crate) async fn authenticate(
             error::AUTHENTICATION_FAILED
         };
         return Err(AuthAbort::new(uri, message));
-    }
+    };
     match method {
         ChallengeMethod::Ticket(check) => ticket(check, session, challenger).await,
         ChallengeMethod::Cra {
@@ -110,6 +111,165 @@ pub(crate) async fn authenticate(
             let requirement = requirement(session.clone()).await;
             wampcra(requirement, identity, session, challenger).await
         }
+        ChallengeMethod::Scram {
+            requirement,
+            identity,
+        } => {
+            let dialect = if chosen == "scram" {
+                ScramDialect::Crossbar
+            } else {
+                ScramDialect::Wamp
+            };
+            let requirement = requirement(session.clone()).await;
+            wamp_scram(dialect, requirement, identity, session, challenger).await
+        }
+        ChallengeMethod::Cryptosign(check) => cryptosign_flow(check, session, challenger).await,
+    }
+}
+
+/// A string from `HELLO.Details.authextra`.
+fn authextra_str<'a>(session: &'a NewSession, key: &str) -> Option<&'a str> {
+    session
+        .authextra
+        .get(key)
+        .and_then(serverwamp_protocol::Value::as_str)
+}
+
+/// WAMP-SCRAM in the client's dialect. An unknown principal gets a
+/// challenge from a credential nobody knows, like a wrong password.
+async fn wamp_scram(
+    dialect: ScramDialect,
+    requirement: Option<ScramRequirement>,
+    identity: &super::config::Authenticator<NewSession>,
+    session: NewSession,
+    mut challenger: Challenger,
+) -> Result<AuthOutcome, AuthAbort> {
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::debug!(error = %e, "WAMP-SCRAM refused");
+        AuthAbort::failed()
+    };
+    let authid = session.authid.clone().ok_or_else(AuthAbort::failed)?;
+    let client_nonce = authextra_str(&session, "nonce").ok_or_else(AuthAbort::failed)?;
+    // No TLS channel binding data exists on this transport.
+    if authextra_str(&session, "channel_binding").is_some() {
+        return Err(AuthAbort::failed());
+    }
+    let known = requirement.is_some();
+    let requirement = requirement.unwrap_or_else(|| ScramRequirement {
+        password: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            rand::random::<[u8; 24]>(),
+        ),
+        salt: rand::random::<[u8; 16]>().to_vec(),
+        kdf: ScramKdf::Argon2id13 {
+            memory_kib: 1024,
+            iterations: 1,
+        },
+        authrole: "user".to_owned(),
+        authprovider: "unknown".to_owned(),
+    });
+    let kdf = match requirement.kdf {
+        ScramKdf::Argon2id13 {
+            memory_kib,
+            iterations,
+        } => scram::Kdf::Argon2id13 {
+            memory_kib,
+            iterations,
+        },
+        ScramKdf::Pbkdf2 { iterations } => scram::Kdf::Pbkdf2 { iterations },
+    };
+    let (password, salt) = (requirement.password.clone(), requirement.salt.clone());
+    // Key stretching is deliberately slow: keep it off the async workers.
+    let credential = tokio::task::spawn_blocking(move || {
+        scram::ScramCredential::from_password(&password, &salt, kdf, dialect)
+    })
+    .await
+    .map_err(|e| failed(&e))?
+    .map_err(|e| failed(&e))?;
+    let server =
+        scram::ScramServer::new(credential, &authid, client_nonce, None).map_err(|e| failed(&e))?;
+    let offered = server.challenge_extra();
+    let extra = ChallengeExtra {
+        nonce: Some(offered.nonce.to_owned()),
+        salt: Some(offered.salt.to_owned()),
+        kdf: Some(offered.kdf.to_owned()),
+        iterations: Some(u64::from(offered.iterations)),
+        memory: offered.memory.map(u64::from),
+        ..ChallengeExtra::default()
+    };
+    let answer = challenger.challenge(dialect.authmethod(), extra).await?;
+    let answer_extra = scram::AuthenticateExtra {
+        nonce: answer.extra.nonce.as_deref(),
+        channel_binding: answer.extra.channel_binding.as_deref(),
+        cbind_data: answer.extra.cbind_data.as_deref(),
+    };
+    let server_signature = server
+        .verify(&answer.signature, &answer_extra)
+        .map_err(|e| failed(&e))?;
+    if !known {
+        return Err(AuthAbort::failed());
+    }
+    let authenticated = identity(session.clone())
+        .await
+        .ok_or_else(AuthAbort::failed)?;
+    // The spec names the signature `verifier`; autobahn and Crossbar read
+    // `scram_server_signature`.
+    let key = match dialect {
+        ScramDialect::Wamp => "verifier",
+        ScramDialect::Crossbar => "scram_server_signature",
+    };
+    let mut authextra = serverwamp_protocol::Dict::new();
+    authextra.insert(key.to_owned(), server_signature.into());
+    Ok(AuthOutcome::decide(
+        authenticated.authextra(authextra),
+        &session,
+        dialect.authmethod(),
+        &requirement.authrole,
+        &requirement.authprovider,
+    ))
+}
+
+/// WAMP-Cryptosign: the client proves it holds the private key of the
+/// public key it announced. Channel binding needs TLS data this transport
+/// does not have, so (as the spec allows) the router goes on without it.
+async fn cryptosign_flow(
+    check: &super::config::Authenticator<(NewSession, String)>,
+    session: NewSession,
+    mut challenger: Challenger,
+) -> Result<AuthOutcome, AuthAbort> {
+    let public_key = authextra_str(&session, "pubkey")
+        .ok_or_else(AuthAbort::failed)?
+        .to_owned();
+    cryptosign::parse_public_key(&public_key).map_err(|e| {
+        tracing::debug!(error = %e, "cryptosign public key refused");
+        AuthAbort::failed()
+    })?;
+    let principal = check((session.clone(), public_key.to_ascii_lowercase())).await;
+    let challenge = cryptosign::new_challenge();
+    let extra = ChallengeExtra {
+        challenge: Some(cryptosign::challenge_hex(&challenge)),
+        ..ChallengeExtra::default()
+    };
+    let answer = challenger.challenge("cryptosign", extra).await?;
+    let verified = cryptosign::verify(
+        &public_key,
+        &challenge,
+        &cryptosign::ChannelBinding::None,
+        &answer.signature,
+    );
+    match (verified, principal) {
+        (Ok(()), Some(authenticated)) => Ok(AuthOutcome::decide(
+            authenticated,
+            &session,
+            "cryptosign",
+            "user",
+            "static",
+        )),
+        (Err(e), _) => {
+            tracing::debug!(error = %e, "cryptosign signature refused");
+            Err(AuthAbort::failed())
+        }
+        (Ok(()), None) => Err(AuthAbort::failed()),
     }
 }
 

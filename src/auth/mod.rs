@@ -14,7 +14,9 @@
 
 pub(crate) mod config;
 mod cra;
+mod cryptosign;
 mod flow;
+mod scram;
 
 use std::any::Any;
 use std::fmt;
@@ -28,7 +30,7 @@ use serverwamp_protocol::{Dict, Id};
 use tokio::sync::mpsc;
 
 pub(crate) use config::RealmAuth;
-pub use config::{Authorizer, CraRequirement, CraSalt};
+pub use config::{Authorizer, CraRequirement, CraSalt, ScramKdf, ScramRequirement};
 pub(crate) use flow::{AuthOutcome, authenticate};
 
 use crate::session::Outbound;
