@@ -1014,7 +1014,6 @@ mod tests {
     /// 512 KiB. About 15 s unoptimized, so it runs only in optimized test
     /// builds (`cargo test --release`).
     #[test]
-    #[cfg_attr(debug_assertions, ignore = "slow unoptimized: run with --release")]
     fn crossbar_credential_matches_autobahn_vector() {
         let salt = [
             0xae, 0x1f, 0x0d, 0x2f, 0x42, 0x27, 0x57, 0x80, 0x90, 0x77, 0x78, 0x5e, 0x66, 0x0b,
