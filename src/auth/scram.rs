@@ -1011,8 +1011,7 @@ mod tests {
 
     /// autobahn-python's own test vector for its `derive_scram_credential`
     /// (the credential Crossbar.io stores): argon2id-13, 4096 iterations,
-    /// 512 KiB. About 15 s unoptimized, so it runs only in optimized test
-    /// builds (`cargo test --release`).
+    /// 512 KiB. About 15 s unoptimized.
     #[test]
     fn crossbar_credential_matches_autobahn_vector() {
         let salt = [
