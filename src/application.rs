@@ -75,6 +75,8 @@ pub(crate) struct AppConfig {
     pub(crate) auth: Arc<RealmAuth>,
     /// How long a client has from HELLO to WELCOME.
     pub(crate) auth_timeout: Duration,
+    /// Transport pings: how often, and how long a peer may stay silent.
+    pub(crate) keepalive: Option<(Duration, Duration)>,
 }
 
 impl Default for AppConfig {
@@ -94,6 +96,7 @@ impl Default for AppConfig {
             close_handlers: Vec::new(),
             auth: Arc::default(),
             auth_timeout: Duration::from_secs(10),
+            keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
         }
     }
 }
@@ -258,6 +261,22 @@ impl Application {
     /// ABORT `wamp.error.authentication_failed` and is disconnected.
     pub fn set_authentication_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config_mut().auth_timeout = timeout;
+        self
+    }
+
+    /// Pings every connection (WebSocket ping, RawSocket PING) each
+    /// `interval`, and closes one whose peer has sent nothing, not even a
+    /// pong, for `timeout`; its session ends at once (subscriptions,
+    /// running calls and close handlers included). By default every 30 s,
+    /// closing after 75 s of silence.
+    pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) -> &mut Self {
+        self.config_mut().keepalive = Some((interval, timeout));
+        self
+    }
+
+    /// Sends no keepalive pings and never closes a silent peer.
+    pub fn disable_keepalive(&mut self) -> &mut Self {
+        self.config_mut().keepalive = None;
         self
     }
 

@@ -115,6 +115,11 @@ struct Connection {
 
 impl Connection {
     async fn serve<R: FrameReader>(&mut self, reader: &mut R) {
+        let mut keepalive = self.config.keepalive.map(|(interval, timeout)| {
+            let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (ticks, timeout)
+        });
         loop {
             let deadline = match &self.phase {
                 Phase::Closing(_, deadline) => Some(*deadline),
@@ -136,6 +141,7 @@ impl Connection {
                     PhaseEvent::Authenticated(outcome) => self.on_authenticated(*outcome).await,
                 },
                 () = sleep_until(deadline) => self.on_deadline().await,
+                timeout = next_keepalive(&mut keepalive) => self.on_keepalive(reader, timeout),
             };
             if flow == Flow::Stop {
                 return;
@@ -363,6 +369,19 @@ impl Connection {
         }
     }
 
+    /// A keepalive tick: close a peer silent for longer than `timeout`,
+    /// else ping it.
+    fn on_keepalive<R: FrameReader>(&mut self, reader: &R, timeout: Duration) -> Flow {
+        if let Some(heard) = reader.last_heard()
+            && heard.elapsed() > timeout
+        {
+            tracing::info!(silent_for = ?heard.elapsed(), "closing a connection whose peer stopped answering");
+            return Flow::Stop;
+        }
+        self.outbound.try_ping();
+        Flow::Continue
+    }
+
     /// Answers a request this router does not serve with an ERROR.
     async fn refuse(&mut self, request_type: MessageType, request: Id, uri: &str) -> Flow {
         let message = Message::Error(ErrorMessage {
@@ -466,6 +485,18 @@ async fn next_event(phase: &mut Phase) -> PhaseEvent {
         },
         Phase::Authenticating(auth) => PhaseEvent::Authenticated(Box::new(auth.outcome().await)),
         Phase::NoSession => std::future::pending().await,
+    }
+}
+
+/// The next keepalive tick, with the silence timeout; pending when
+/// keepalive is off.
+async fn next_keepalive(keepalive: &mut Option<(tokio::time::Interval, Duration)>) -> Duration {
+    match keepalive {
+        Some((ticks, timeout)) => {
+            ticks.tick().await;
+            *timeout
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -38,13 +38,21 @@ pub(crate) fn encode_record(
 /// connection's codec and queues the bytes for the writer task.
 #[derive(Clone)]
 pub(crate) struct Outbound {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Outgoing>,
     codec: Codec,
+}
+
+/// What the writer task sends.
+pub(crate) enum Outgoing {
+    /// One encoded message (framed for a batch when the codec is batched).
+    Record(Bytes),
+    /// A transport-level ping (liveness).
+    Ping,
 }
 
 impl Outbound {
     /// A queue and its receiving end for [`run_writer`].
-    pub(crate) fn channel(codec: Codec) -> (Self, mpsc::Receiver<Bytes>) {
+    pub(crate) fn channel(codec: Codec) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
         (Outbound { tx, codec }, rx)
     }
@@ -60,10 +68,12 @@ impl Outbound {
 
     /// Queues already encoded bytes if there is room, without waiting.
     pub(crate) fn try_send_encoded(&self, bytes: Bytes) -> Result<(), SendError> {
-        self.tx.try_send(bytes).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        self.tx
+            .try_send(Outgoing::Record(bytes))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Full,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            })
     }
 
     /// Encodes and queues a message if there is room, without waiting.
@@ -87,7 +97,13 @@ impl Outbound {
 
     /// Queues already encoded bytes, waiting while the queue is full.
     pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
-        self.tx.send(bytes).await.is_ok()
+        self.tx.send(Outgoing::Record(bytes)).await.is_ok()
+    }
+
+    /// Asks the writer to ping the peer, unless the queue is full (then the
+    /// peer has plenty to read already).
+    pub(crate) fn try_ping(&self) {
+        let _ = self.tx.try_send(Outgoing::Ping);
     }
 
     /// The connection's codec.
@@ -107,7 +123,7 @@ impl Outbound {
 /// transport. (Senders may outlive the connection in handles that users
 /// keep, so the queue closing cannot be the signal.)
 pub(crate) async fn run_writer<W: FrameWriter>(
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<Outgoing>,
     mut writer: W,
     batched: bool,
     mut stop: oneshot::Receiver<()>,
@@ -127,44 +143,61 @@ pub(crate) async fn run_writer<W: FrameWriter>(
                 }
             }
         };
-        if write_queued(first, &mut rx, &mut writer, batched)
-            .await
-            .is_err()
-        {
+        let written = match first {
+            Outgoing::Ping => writer.ping().await,
+            Outgoing::Record(record) => write_queued(record, &mut rx, &mut writer, batched).await,
+        };
+        if written.is_err() {
             break;
         }
     }
     writer.close().await;
 }
 
-/// Writes `first` and whatever else is queued, then flushes.
+/// Writes `first` and the records queued behind it, then flushes. A ping in
+/// the queue ends the run (it is sent, then the loop goes on).
 async fn write_queued<W: FrameWriter>(
     first: Bytes,
-    rx: &mut mpsc::Receiver<Bytes>,
+    rx: &mut mpsc::Receiver<Outgoing>,
     writer: &mut W,
     batched: bool,
 ) -> Result<(), crate::transport::TransportError> {
+    let mut ping = false;
     if batched {
-        match rx.try_recv() {
-            Err(_) => writer.feed(first).await?,
-            Ok(second) => {
-                let mut frame = Vec::with_capacity(first.len() + second.len());
-                frame.extend_from_slice(&first);
-                frame.extend_from_slice(&second);
-                while frame.len() < MAX_BATCH_FRAME {
-                    match rx.try_recv() {
-                        Ok(next) => frame.extend_from_slice(&next),
-                        Err(_) => break,
-                    }
+        let mut frame: Option<Vec<u8>> = None;
+        while frame.as_ref().is_none_or(|f| f.len() < MAX_BATCH_FRAME) {
+            match rx.try_recv() {
+                Ok(Outgoing::Record(next)) => {
+                    let frame = frame.get_or_insert_with(|| first.to_vec());
+                    frame.extend_from_slice(&next);
                 }
-                writer.feed(Bytes::from(frame)).await?;
+                Ok(Outgoing::Ping) => {
+                    ping = true;
+                    break;
+                }
+                Err(_) => break,
             }
+        }
+        match frame {
+            Some(frame) => writer.feed(Bytes::from(frame)).await?,
+            None => writer.feed(first).await?,
         }
     } else {
         writer.feed(first).await?;
-        while let Ok(next) = rx.try_recv() {
-            writer.feed(next).await?;
+        loop {
+            match rx.try_recv() {
+                Ok(Outgoing::Record(next)) => writer.feed(next).await?,
+                Ok(Outgoing::Ping) => {
+                    ping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
         }
     }
-    writer.flush().await
+    writer.flush().await?;
+    if ping {
+        writer.ping().await?;
+    }
+    Ok(())
 }

@@ -24,6 +24,12 @@ pub(crate) trait FrameReader: Send + 'static {
     /// The next data frame; `None` once the peer has closed the connection.
     /// Transport-level control frames (pings, pongs) are handled inside.
     fn next_frame(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
+
+    /// When anything (data, a pong) last arrived, for liveness checks;
+    /// `None` if this transport cannot tell.
+    fn last_heard(&self) -> Option<std::time::Instant> {
+        None
+    }
 }
 
 /// The sending half of a connection, driven by the session's one writer task.
@@ -34,4 +40,10 @@ pub(crate) trait FrameWriter: Send + 'static {
     fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
     /// Closes the connection cleanly (a WebSocket close frame, a TCP FIN).
     fn close(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Sends a transport-level ping and flushes it; the peer's pong counts
+    /// as being heard from. Transports without pings do nothing.
+    fn ping(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }

@@ -625,6 +625,7 @@ where
             stream,
             done: false,
             close_code: Arc::clone(&close_code),
+            last_heard: std::time::Instant::now(),
         },
         WebSocketWriter {
             sink,
@@ -646,6 +647,8 @@ struct WebSocketReader<S> {
     /// The close code the writer sends when the session closes, set when
     /// reading fails (0: none, a normal close).
     close_code: Arc<AtomicU16>,
+    /// When the peer last sent anything (a pong included).
+    last_heard: std::time::Instant,
 }
 
 impl<S> WebSocketReader<S> {
@@ -669,6 +672,7 @@ where
                 self.done = true;
                 return None;
             };
+            self.last_heard = std::time::Instant::now();
             match message {
                 Ok(Message::Text(text)) => return Some(Ok(Bytes::from(text))),
                 Ok(Message::Binary(data)) => return Some(Ok(data)),
@@ -700,6 +704,10 @@ where
             }
         }
         None
+    }
+
+    fn last_heard(&self) -> Option<std::time::Instant> {
+        Some(self.last_heard)
     }
 }
 
@@ -752,6 +760,13 @@ where
             tracing::trace!(%error, "WebSocket close frame not sent");
         }
         let _ = self.sink.close().await;
+    }
+
+    async fn ping(&mut self) -> Result<(), TransportError> {
+        self.sink
+            .send(Message::Ping(Bytes::new()))
+            .await
+            .map_err(|e| write_error(&e))
     }
 }
 

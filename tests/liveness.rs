@@ -1,0 +1,69 @@
+//! Keepalive: peers that answer pings stay, peers that fall silent go, and
+//! their sessions are cleaned up at once.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use serverwamp::Application;
+use serverwamp::rpc::RpcRouteSet;
+use support::{Client, SUBPROTOCOLS};
+
+fn app(closed: &Arc<AtomicUsize>) -> Application {
+    let mut routes = RpcRouteSet::new();
+    routes.route("ping", || async { "pong" });
+    let mut app = Application::new();
+    app.add_routes(routes);
+    app.set_keepalive(Duration::from_millis(50), Duration::from_millis(250));
+    let closed = closed.clone();
+    app.add_session_close_handler(move || {
+        let closed = closed.clone();
+        async move {
+            closed.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    app
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_pings_stays() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let app = app(&closed);
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("realm1").await;
+        // Reading (which answers pings) for well over the silence timeout.
+        for request in 1..=12u64 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c.send(json!([48, request, {}, "ping"])).await;
+            c.expect(json!([50, request, {}, ["pong"]])).await;
+        }
+        assert_eq!(app.session_count(), 1, "[{sp}]");
+        c.send(json!([6, {}, "wamp.close.normal"])).await;
+        c.expect(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+    }
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_closed_and_its_session_cleaned_up() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let app = app(&closed);
+    for (n, sp) in SUBPROTOCOLS.iter().enumerate() {
+        let c = Client::connect(&app, sp).await;
+        let mut c = c;
+        c.join("realm1").await;
+        assert_eq!(app.session_count(), 1);
+        // The client reads nothing, so it never answers a ping.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(app.session_count(), 0, "[{sp}] the silent session ended");
+        assert_eq!(
+            closed.load(Ordering::SeqCst),
+            n + 1,
+            "[{sp}] its close handler ran"
+        );
+        drop(c);
+    }
+}
