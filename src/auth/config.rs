@@ -116,6 +116,9 @@ pub(crate) enum ChallengeMethod {
     Scram {
         requirement: ScramRequirementProvider,
         identity: Authenticator<NewSession>,
+        /// The KDF of the latest real principal, so that challenges for
+        /// unknown principals look like real ones.
+        typical_kdf: Arc<std::sync::Mutex<Option<ScramKdf>>>,
     },
     Cryptosign(Authenticator<(NewSession, String)>),
 }
@@ -274,6 +277,7 @@ macro_rules! auth_builder_methods {
             self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Scram {
                 requirement,
                 identity: $crate::auth::config::boxed(identity),
+                typical_kdf: std::sync::Arc::default(),
             });
             self
         }

@@ -114,6 +114,7 @@ pub(crate) async fn authenticate(
         ChallengeMethod::Scram {
             requirement,
             identity,
+            typical_kdf,
         } => {
             let dialect = if chosen == "scram" {
                 ScramDialect::Crossbar
@@ -121,7 +122,18 @@ pub(crate) async fn authenticate(
                 ScramDialect::Wamp
             };
             let requirement = requirement(session.clone()).await;
-            wamp_scram(dialect, requirement, identity, session, challenger).await
+            let typical = {
+                let mut typical = typical_kdf
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(known) = &requirement {
+                    *typical = Some(known.kdf);
+                }
+                *typical
+            };
+            let known = requirement.is_some();
+            let requirement = requirement.unwrap_or_else(|| unknown_principal(&session, typical));
+            wamp_scram(dialect, (requirement, known), identity, session, challenger).await
         }
         ChallengeMethod::Cryptosign(check) => cryptosign_flow(check, session, challenger).await,
     }
@@ -135,11 +147,38 @@ fn authextra_str<'a>(session: &'a NewSession, key: &str) -> Option<&'a str> {
         .and_then(serverwamp_protocol::Value::as_str)
 }
 
+/// A stand-in for a principal the application does not know. Spec,
+/// "WAMP-SCRAM": its challenge must look like a real one, with a salt that
+/// is always the same for a given authid (else a second HELLO tells that
+/// the name is unknown) and, here, the KDF real principals use.
+fn unknown_principal(session: &NewSession, typical: Option<ScramKdf>) -> ScramRequirement {
+    use hmac::{KeyInit, Mac};
+    static SALT_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(rand::random);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&*SALT_KEY).expect("any key length");
+    mac.update(session.realm.as_bytes());
+    mac.update(&[0]);
+    mac.update(session.authid.as_deref().unwrap_or_default().as_bytes());
+    let salt = mac.finalize().into_bytes()[..16].to_vec();
+    ScramRequirement {
+        password: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            rand::random::<[u8; 24]>(),
+        ),
+        salt,
+        kdf: typical.unwrap_or(ScramKdf::Argon2id13 {
+            memory_kib: 4096,
+            iterations: 3,
+        }),
+        authrole: "user".to_owned(),
+        authprovider: "unknown".to_owned(),
+    }
+}
+
 /// WAMP-SCRAM in the client's dialect. An unknown principal gets a
 /// challenge from a credential nobody knows, like a wrong password.
 async fn wamp_scram(
     dialect: ScramDialect,
-    requirement: Option<ScramRequirement>,
+    (requirement, known): (ScramRequirement, bool),
     identity: &super::config::Authenticator<NewSession>,
     session: NewSession,
     mut challenger: Challenger,
@@ -154,20 +193,6 @@ async fn wamp_scram(
     if authextra_str(&session, "channel_binding").is_some() {
         return Err(AuthAbort::failed());
     }
-    let known = requirement.is_some();
-    let requirement = requirement.unwrap_or_else(|| ScramRequirement {
-        password: base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            rand::random::<[u8; 24]>(),
-        ),
-        salt: rand::random::<[u8; 16]>().to_vec(),
-        kdf: ScramKdf::Argon2id13 {
-            memory_kib: 1024,
-            iterations: 1,
-        },
-        authrole: "user".to_owned(),
-        authprovider: "unknown".to_owned(),
-    });
     let kdf = match requirement.kdf {
         ScramKdf::Argon2id13 {
             memory_kib,

@@ -267,6 +267,10 @@ macro_rules! wamp_options {
                 let mut out = Self::default();
                 for (key, value) in dict {
                     match key.as_str() {
+                        // A defined key set to null is absent: peers write
+                        // `"channel_binding": null` as the spec's examples
+                        // do, and its pseudocode treats null as unset.
+                        $( $key if value.is_null() => {} )*
                         $( $key => out.$field = Some(typed::<$ty>(value, message, element, $key)?), )*
                         _ => {
                             out.extra.insert(key, value);
@@ -662,5 +666,36 @@ impl PassthruOptions for EventDetails {
 impl PassthruOptions for CloseDetails {
     fn announces_passthru(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_defined_key_set_to_null_is_absent() {
+        let mut dict = Dict::new();
+        dict.insert("channel_binding".into(), Value::Null);
+        dict.insert("cbind_data".into(), Value::Null);
+        dict.insert("_custom".into(), Value::Null);
+        let extra =
+            AuthenticateExtra::from_dict(dict, MessageType::Authenticate, "Extra").expect("valid");
+        assert_eq!(extra.channel_binding, None);
+        assert_eq!(extra.cbind_data, None);
+        // Unknown keys are kept as they came, null included.
+        assert_eq!(extra.extra.get("_custom"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn a_defined_key_of_the_wrong_type_is_named() {
+        let mut dict = Dict::new();
+        dict.insert("acknowledge".into(), Value::UInt(1));
+        let err =
+            PublishOptions::from_dict(dict, MessageType::Publish, "Options").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "PUBLISH.Options.acknowledge must be a bool, found integer"
+        );
     }
 }
