@@ -344,20 +344,16 @@ impl Application {
     /// every session has ended.
     pub async fn close_sessions(&self, timeout: Duration) {
         for session in self.registry.snapshot() {
-            let _ = session
-                .inner
-                .control
-                .send(Control::Close {
-                    reason: SHUTDOWN_REASON.to_owned(),
-                    message: Some("the server is shutting down".to_owned()),
-                })
-                .await;
+            session.inner.control.request(Control::Close {
+                reason: SHUTDOWN_REASON.to_owned(),
+                message: Some("the server is shutting down".to_owned()),
+            });
         }
         if self.registry.wait_empty(timeout).await {
             return;
         }
         for session in self.registry.snapshot() {
-            let _ = session.inner.control.try_send(Control::Kill);
+            session.inner.control.request(Control::Kill);
         }
         self.registry.wait_empty(Duration::from_secs(1)).await;
     }

@@ -62,9 +62,8 @@ impl Calls {
         &mut self,
         request: Id,
         state: Arc<CallState>,
-        work: impl Future<Output = ()> + Send + 'static,
+        mut work: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     ) {
-        let mut work = Box::pin(work);
         if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
             return;
         }

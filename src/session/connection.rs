@@ -17,7 +17,7 @@ use serverwamp_protocol::message::{
 };
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::calls::{CallState, Calls, error_message, run_call};
@@ -60,10 +60,9 @@ pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
         outbound,
         phase: Phase::NoSession,
         calls: Calls::default(),
-        inbox: Vec::new(),
     };
     conn.serve(&mut reader).await;
-    conn.end_session().await;
+    Box::pin(conn.end_session()).await;
     let _ = stop_writer.send(());
     let _ = writer_task.await;
 }
@@ -90,7 +89,7 @@ struct OpenSession {
     session: Session,
     /// The configured realm, or `None` for the default realm.
     realm: Option<Arc<Realm>>,
-    control: mpsc::Receiver<Control>,
+    control: Arc<super::ControlSlot>,
     broker: Arc<Broker>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
@@ -109,8 +108,6 @@ struct Connection {
     outbound: Outbound,
     phase: Phase,
     calls: Calls,
-    /// Decoded messages of the current frame (reused between frames).
-    inbox: Vec<Message>,
 }
 
 impl Connection {
@@ -128,7 +125,7 @@ impl Connection {
             };
             let flow = tokio::select! {
                 frame = reader.next_frame() => match frame {
-                    Some(Ok(frame)) => self.on_frame(&frame).await,
+                    Some(Ok(frame)) => Box::pin(self.on_frame(&frame)).await,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "connection failed");
                         Flow::Stop
@@ -137,8 +134,8 @@ impl Connection {
                 },
                 () = self.calls.next_finished() => Flow::Continue,
                 event = next_event(&mut self.phase) => match event {
-                    PhaseEvent::Control(control) => self.on_control(control).await,
-                    PhaseEvent::Authenticated(outcome) => self.on_authenticated(*outcome).await,
+                    PhaseEvent::Control(control) => Box::pin(self.on_control(control)).await,
+                    PhaseEvent::Authenticated(outcome) => Box::pin(self.on_authenticated(*outcome)).await,
                 },
                 () = sleep_until(deadline) => self.on_deadline().await,
                 timeout = next_keepalive(&mut keepalive) => self.on_keepalive(reader, timeout),
@@ -150,33 +147,36 @@ impl Connection {
     }
 
     async fn on_frame(&mut self, frame: &[u8]) -> Flow {
-        let mut inbox = std::mem::take(&mut self.inbox);
+        if !self.codec.is_batched() {
+            return match self.codec.serialization().decode(frame, &self.config.rules) {
+                Ok(message) => self.on_message(message).await,
+                Err(e) => self.protocol_violation(&e.to_string()).await,
+            };
+        }
+        let mut batch = Vec::new();
         let decoded = self
             .codec
-            .decode_frame(frame, &self.config.rules, &mut inbox);
+            .decode_frame(frame, &self.config.rules, &mut batch);
         // A batched JSON peer's record separator is learnt from its frames;
         // everything sent from here on uses the same one.
         if self.outbound.codec() != self.codec {
             self.outbound.set_codec(self.codec);
         }
-        let mut flow = Flow::Continue;
-        for message in inbox.drain(..) {
-            flow = self.on_message(message).await;
-            if flow == Flow::Stop {
-                break;
+        for message in batch {
+            if self.on_message(message).await == Flow::Stop {
+                return Flow::Stop;
             }
         }
-        self.inbox = inbox;
-        if let (Flow::Continue, Err(e)) = (&flow, decoded) {
-            return self.protocol_violation(&e.to_string()).await;
+        match decoded {
+            Ok(()) => Flow::Continue,
+            Err(e) => self.protocol_violation(&e.to_string()).await,
         }
-        flow
     }
 
     async fn on_message(&mut self, message: Message) -> Flow {
         match &self.phase {
             Phase::NoSession => match message {
-                Message::Hello(hello) => self.on_hello(hello).await,
+                Message::Hello(hello) => Box::pin(self.on_hello(hello)).await,
                 Message::Abort(_) => Flow::Stop,
                 other => {
                     let name = other.message_type();
@@ -206,7 +206,7 @@ impl Connection {
             Message::Goodbye(_) => {
                 let reply = goodbye(close::GOODBYE_AND_OUT, None);
                 self.outbound.send_message(&reply).await;
-                self.end_session().await;
+                Box::pin(self.end_session()).await;
                 Flow::Continue
             }
             Message::Abort(_) => Flow::Stop,
@@ -223,9 +223,9 @@ impl Connection {
                 )
                 .await
             }
-            Message::Subscribe(m) => self.on_subscribe(m).await,
-            Message::Unsubscribe(m) => self.on_unsubscribe(m).await,
-            Message::Publish(m) => self.on_publish(m).await,
+            Message::Subscribe(m) => Box::pin(self.on_subscribe(m)).await,
+            Message::Unsubscribe(m) => Box::pin(self.on_unsubscribe(m)).await,
+            Message::Publish(m) => Box::pin(self.on_publish(m)).await,
             // Acknowledged event delivery is never requested by this router.
             Message::EventReceived(_) => Flow::Continue,
             Message::Hello(_) => {
@@ -339,7 +339,8 @@ impl Connection {
             receive_progress,
             timeout,
         );
-        self.calls.start(request, state, work).await;
+        // Boxed here so the connection's own future stays small.
+        self.calls.start(request, state, Box::pin(work)).await;
         Flow::Continue
     }
 
@@ -424,6 +425,7 @@ impl Connection {
             Phase::NoSession | Phase::Authenticating(_) => return,
         };
         self.calls = Calls::default();
+        open.control.close();
         self.app.registry.remove(open.session.id());
         for (subscription, (topic, teardown)) in open.subscriptions {
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
@@ -479,10 +481,9 @@ enum PhaseEvent {
 /// The next event of the current phase; pending when it has none.
 async fn next_event(phase: &mut Phase) -> PhaseEvent {
     match phase {
-        Phase::Open(open) | Phase::Closing(open, _) => match open.control.recv().await {
-            Some(control) => PhaseEvent::Control(control),
-            None => std::future::pending().await,
-        },
+        Phase::Open(open) | Phase::Closing(open, _) => {
+            PhaseEvent::Control(open.control.next().await)
+        }
         Phase::Authenticating(auth) => PhaseEvent::Authenticated(Box::new(auth.outcome().await)),
         Phase::NoSession => std::future::pending().await,
     }
@@ -504,5 +505,52 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Silent;
+
+    impl FrameReader for Silent {
+        async fn next_frame(
+            &mut self,
+        ) -> Option<Result<bytes::Bytes, crate::transport::TransportError>> {
+            None
+        }
+    }
+
+    impl FrameWriter for Silent {
+        async fn feed(
+            &mut self,
+            _frame: bytes::Bytes,
+        ) -> Result<(), crate::transport::TransportError> {
+            Ok(())
+        }
+        async fn flush(&mut self) -> Result<(), crate::transport::TransportError> {
+            Ok(())
+        }
+        async fn close(&mut self) {}
+    }
+
+    /// Every idle connection keeps its task's future: keep it small.
+    #[test]
+    fn a_connection_task_is_small() {
+        let info = TransportInfo::new(
+            crate::transport::TransportKind::WebSocket,
+            crate::transport::PeerAddress::Unknown,
+        );
+        let future = run_connection(
+            Application::new(),
+            info,
+            Codec::new(serverwamp_protocol::Serialization::Json),
+            Silent,
+            Silent,
+        );
+        let size = std::mem::size_of_val(&future);
+        eprintln!("connection future: {size} bytes");
+        assert!(size < 100_000, "{size}");
     }
 }

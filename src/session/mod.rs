@@ -62,7 +62,7 @@ pub(crate) struct SessionInner {
     /// Typed per-session data, created on first use.
     data: Mutex<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
     /// Requests to the connection task (close the session).
-    pub(crate) control: tokio::sync::mpsc::Sender<Control>,
+    pub(crate) control: Arc<ControlSlot>,
 }
 
 /// What a session is made of when it opens.
@@ -73,7 +73,60 @@ pub(crate) struct SessionParts {
     pub(crate) identity: Option<Arc<dyn Any + Send + Sync>>,
     pub(crate) transport: Arc<TransportInfo>,
     pub(crate) outbound: Outbound,
-    pub(crate) control: tokio::sync::mpsc::Sender<Control>,
+    pub(crate) control: Arc<ControlSlot>,
+}
+
+/// Where a session handle leaves requests for its connection task: one
+/// pending request at a time (a kill outranks a close), and a flag set once
+/// the session has ended. Lighter than a channel for something used once.
+#[derive(Default)]
+pub(crate) struct ControlSlot {
+    pending: Mutex<Option<Control>>,
+    wake: tokio::sync::Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl ControlSlot {
+    /// Leaves a request for the connection task.
+    pub(crate) fn request(&self, control: Control) {
+        if self.is_closed() {
+            return;
+        }
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !matches!(*pending, Some(Control::Kill)) {
+            *pending = Some(control);
+        }
+        drop(pending);
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next request.
+    pub(crate) async fn next(&self) -> Control {
+        loop {
+            let taken = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(control) = taken {
+                return control;
+            }
+            // A request made since the check left a permit: no lost wake-up.
+            self.wake.notified().await;
+        }
+    }
+
+    /// Marks the session ended: later requests are ignored.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
 }
 
 /// What a session handle can ask of its connection task.
@@ -165,7 +218,7 @@ impl Session {
 
     /// Asks the connection to close a session that cannot keep up.
     pub(crate) fn close_for_slowness(&self) {
-        let _ = self.inner.control.try_send(Control::Close {
+        self.inner.control.request(Control::Close {
             reason: close::KILLED.to_owned(),
             message: Some("the client did not read its events fast enough".to_owned()),
         });
@@ -242,14 +295,10 @@ impl Session {
     /// (e.g. `wamp.close.close_realm`) and an optional message, waits
     /// briefly for the client's GOODBYE, then closes the connection.
     pub async fn close(&self, reason: impl Into<String>, message: Option<String>) {
-        let _ = self
-            .inner
-            .control
-            .send(Control::Close {
-                reason: reason.into(),
-                message,
-            })
-            .await;
+        self.inner.control.request(Control::Close {
+            reason: reason.into(),
+            message,
+        });
     }
 
     /// Whether the session's connection is still open.

@@ -335,7 +335,7 @@ impl WebSocketService {
         };
 
         let peer = (self.peer_address)(&request).map_or(PeerAddress::Unknown, PeerAddress::Ip);
-        let info = transport_info(request, peer);
+        let info = transport_info(&request, peer);
         let app = self.app.clone();
         let config = self.settings.to_config();
         tokio::spawn(async move {
@@ -579,7 +579,7 @@ fn negotiate_subprotocol(headers: &HeaderMap) -> Option<Codec> {
 }
 
 /// What a session may know of the upgrade request that opened it.
-fn transport_info(request: http::request::Parts, peer: PeerAddress) -> TransportInfo {
+fn transport_info(request: &http::request::Parts, peer: PeerAddress) -> TransportInfo {
     let mut cookies = HashMap::new();
     let cookie_values = request
         .headers
@@ -602,9 +602,25 @@ fn transport_info(request: http::request::Parts, peer: PeerAddress) -> Transport
         peer,
         path: request.uri.path().to_owned(),
         query: request.uri.query().map(str::to_owned),
-        headers: request.headers,
+        headers: detached(&request.headers),
         cookies,
     }
+}
+
+/// A copy of `headers` that owns its bytes. hyper's header values are
+/// slices of its whole read buffer; keeping them for a session's lifetime
+/// would keep that buffer (some 16 KiB) alive for every idle connection.
+fn detached(headers: &HeaderMap) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut owned =
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        owned.set_sensitive(value.is_sensitive());
+        let name =
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        copy.append(name, owned);
+    }
+    copy
 }
 
 /// Builds the WebSocket on an upgraded connection and splits it into the
@@ -956,7 +972,7 @@ mod tests {
         );
         let peer =
             connection_addr_extension(&request).map_or(PeerAddress::Unknown, PeerAddress::Ip);
-        let info = transport_info(request, peer);
+        let info = transport_info(&request, peer);
 
         assert_eq!(info.kind(), TransportKind::WebSocket);
         assert_eq!(info.peer_address(), &PeerAddress::Ip(addr));
@@ -975,7 +991,7 @@ mod tests {
         let request = parts(upgrade_request());
         let peer =
             connection_addr_extension(&request).map_or(PeerAddress::Unknown, PeerAddress::Ip);
-        let info = transport_info(request, peer);
+        let info = transport_info(&request, peer);
         assert_eq!(info.peer_address(), &PeerAddress::Unknown);
         assert_eq!(info.path(), "/ws");
         assert_eq!(info.query(), None);

@@ -196,7 +196,7 @@ impl Connection {
             authmethod: outcome.authmethod,
             authprovider: outcome.authprovider,
         };
-        let (control_tx, control) = mpsc::channel(4);
+        let control = Arc::new(crate::session::ControlSlot::default());
         let broker = self
             .app
             .brokers
@@ -210,7 +210,7 @@ impl Connection {
                 identity: outcome.authenticated.identity,
                 transport: self.transport.clone(),
                 outbound: self.outbound.clone(),
-                control: control_tx,
+                control: control.clone(),
             },
             &broker,
         );
