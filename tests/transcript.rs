@@ -633,3 +633,34 @@ async fn a_batched_json_client_gets_its_own_record_separator_back() {
     c.expect(json!([2, "<id>", {}])).await;
     c.expect(json!([50, 1, {}, [42]])).await;
 }
+
+#[tokio::test]
+async fn incorrect_uris_are_answered_with_invalid_uri() {
+    let (app, _, _) = app();
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("realm1").await;
+        c.send(json!([48, 1, {}, "a..b"])).await;
+        c.expect(json!([
+            8,
+            48,
+            1,
+            {},
+            "wamp.error.invalid_uri",
+            ["protocol violation: CALL.Procedure: URI \"a..b\" has an empty component"]
+        ]))
+        .await;
+        c.send(json!([32, 2, {}, "a b"])).await;
+        c.expect(json!([8, 32, 2, {}, "wamp.error.invalid_uri", "*"]))
+            .await;
+        // The session goes on.
+        c.send(json!([48, 3, {}, "scalar"])).await;
+        c.expect(json!([50, 3, {}, [42]])).await;
+
+        let mut c = Client::connect(&app, sp).await;
+        c.send(json!([1, "bad realm", {}])).await;
+        c.expect(json!([3, {"message": "HELLO.Realm: URI \"bad realm\" has the character ' ' at byte 3, which URIs do not allow"}, "wamp.error.invalid_uri"]))
+            .await;
+        c.expect_closed().await;
+    }
+}

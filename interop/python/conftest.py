@@ -139,6 +139,14 @@ def running_demo(*args: str):
     demo.stop_and_check()
 
 
+def pytest_configure(config):
+    # passlib (needed by autobahn's WAMP-SCRAM client) imports the stdlib's
+    # deprecated `crypt` module; harmless here.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:'crypt' is deprecated:DeprecationWarning"
+    )
+
+
 @pytest.fixture(scope="session")
 def demo():
     """The shared demo app (default realm on); teardown checks SIGTERM → 0."""

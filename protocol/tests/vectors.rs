@@ -985,7 +985,21 @@ fn assert_value_violation(
         let v = violation_in(s, value, rules);
         assert_eq!(&v, expected, "{value} as {s}");
         assert_eq!(v.to_string(), text, "{value} as {s}");
-        assert_eq!(v.uri(), "wamp.error.protocol_violation");
+        let uri = if matches!(v, ProtocolViolation::InvalidUri { .. }) {
+            "wamp.error.invalid_uri"
+        } else {
+            "wamp.error.protocol_violation"
+        };
+        assert_eq!(v.uri(), uri);
+        // Requests with an incorrect URI can be answered with an ERROR.
+        if let ProtocolViolation::InvalidUri {
+            message, request, ..
+        } = &v
+        {
+            assert_eq!(v.answerable_request(), request.map(|r| (*message, r)));
+        } else {
+            assert_eq!(v.answerable_request(), None);
+        }
     }
 }
 
@@ -1196,6 +1210,7 @@ fn loose_uri_rules_refuse_empty_components_hash_and_whitespace() {
     let invalid = |source| ProtocolViolation::InvalidUri {
         message: MessageType::Call,
         element: "Procedure",
+        request: Id::new(1),
         source,
     };
     assert_violation(
@@ -1237,6 +1252,7 @@ fn loose_uri_rules_refuse_empty_components_hash_and_whitespace() {
         &ProtocolViolation::InvalidUri {
             message: MessageType::Hello,
             element: "Realm",
+            request: None,
             source: UriError::EmptyComponent {
                 uri: "realm.".into(),
                 byte: 6,
@@ -1249,6 +1265,7 @@ fn loose_uri_rules_refuse_empty_components_hash_and_whitespace() {
         &ProtocolViolation::InvalidUri {
             message: MessageType::Goodbye,
             element: "Reason",
+            request: None,
             source: UriError::DisallowedCharacter {
                 uri: "wamp close".into(),
                 character: ' ',
@@ -1274,6 +1291,7 @@ fn strict_uri_rules_refuse_uppercase_only_when_asked() {
         &ProtocolViolation::InvalidUri {
             message: MessageType::Call,
             element: "Procedure",
+            request: Id::new(1),
             source: UriError::DisallowedCharacter {
                 uri: "com.Example".into(),
                 character: 'E',
@@ -1295,6 +1313,7 @@ fn wildcard_subscriptions_allow_empty_components_exact_ones_do_not() {
     let refused = ProtocolViolation::InvalidUri {
         message: MessageType::Subscribe,
         element: "Topic",
+        request: Id::new(1),
         source: UriError::EmptyComponent {
             uri: "com..x".into(),
             byte: 4,
@@ -1321,6 +1340,7 @@ fn wildcard_subscriptions_allow_empty_components_exact_ones_do_not() {
         &ProtocolViolation::InvalidUri {
             message: MessageType::Register,
             element: "Procedure",
+            request: Id::new(1),
             source: UriError::EmptyComponent {
                 uri: "com..x".into(),
                 byte: 4,

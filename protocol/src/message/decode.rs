@@ -39,6 +39,8 @@ struct Elements {
     message: MessageType,
     items: std::vec::IntoIter<Value>,
     rules: ValidationRules,
+    /// The message's own request ID, once read.
+    request: Option<Id>,
 }
 
 impl Elements {
@@ -65,11 +67,15 @@ impl Elements {
         let Some(n) = value.as_u64() else {
             return Err(self.wrong(element, "an ID (an integer in [1, 2^53])", &value));
         };
-        Id::new(n).ok_or(ProtocolViolation::IdOutOfRange {
+        let id = Id::new(n).ok_or(ProtocolViolation::IdOutOfRange {
             message: self.message,
             element,
             value: n,
-        })
+        })?;
+        if element == "Request" {
+            self.request = Some(id);
+        }
+        Ok(id)
     }
 
     fn dict(&mut self, element: &'static str) -> Result<Dict, ProtocolViolation> {
@@ -99,6 +105,7 @@ impl Elements {
             ProtocolViolation::InvalidUri {
                 message: self.message,
                 element,
+                request: self.request,
                 source,
             }
         })?;
@@ -181,6 +188,7 @@ pub(super) fn message_from_value(
         message,
         items,
         rules: *rules,
+        request: None,
     };
     let m = message;
     Ok(match message {

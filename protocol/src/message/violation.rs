@@ -68,12 +68,19 @@ pub enum ProtocolViolation {
         value: u64,
     },
     /// A URI element that breaks the URI rules in force.
+    ///
+    /// Spec, "URI Reference": a peer answers an incorrect URI with ERROR
+    /// `wamp.error.invalid_uri`, so for requests the request ID is kept
+    /// for that answer ([`ProtocolViolation::answerable_request`]).
     #[error("{message}.{element}: {source}")]
     InvalidUri {
         /// The message type.
         message: MessageType,
         /// The element's name in the spec.
         element: &'static str,
+        /// The request's ID, when the message is a request (read before
+        /// its URI).
+        request: Option<crate::id::Id>,
         /// What is wrong with the URI.
         source: UriError,
     },
@@ -100,9 +107,27 @@ pub enum ProtocolViolation {
 }
 
 impl ProtocolViolation {
-    /// The WAMP URI a router uses for this error:
-    /// `wamp.error.protocol_violation`.
+    /// The WAMP URI a router answers this error with:
+    /// `wamp.error.invalid_uri` for an incorrect URI (spec, "URI
+    /// Reference"), else `wamp.error.protocol_violation`.
     pub fn uri(&self) -> &'static str {
-        crate::well_known::error::PROTOCOL_VIOLATION
+        match self {
+            ProtocolViolation::InvalidUri { .. } => crate::well_known::error::INVALID_URI,
+            _ => crate::well_known::error::PROTOCOL_VIOLATION,
+        }
+    }
+
+    /// The request an ERROR can answer instead of ending the session: the
+    /// message type and request ID of a request whose only fault is an
+    /// incorrect URI.
+    pub fn answerable_request(&self) -> Option<(MessageType, crate::id::Id)> {
+        match self {
+            ProtocolViolation::InvalidUri {
+                message,
+                request: Some(request),
+                ..
+            } => Some((*message, *request)),
+            _ => None,
+        }
     }
 }
