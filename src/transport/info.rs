@@ -47,6 +47,10 @@ pub struct TransportInfo {
     pub(crate) query: Option<String>,
     pub(crate) headers: HeaderMap,
     pub(crate) cookies: HashMap<String, String>,
+    /// The client's TLS certificate (DER), when it presented one.
+    pub(crate) peer_certificate: Option<bytes::Bytes>,
+    /// Whether the connection is encrypted with TLS.
+    pub(crate) secure: bool,
 }
 
 impl TransportInfo {
@@ -59,7 +63,29 @@ impl TransportInfo {
             query: None,
             headers: HeaderMap::new(),
             cookies: HashMap::new(),
+            peer_certificate: None,
+            secure: false,
         }
+    }
+
+    /// The same info for a TLS connection, with the client's certificate
+    /// (DER) if it presented one.
+    #[must_use]
+    pub fn with_tls(mut self, peer_certificate: Option<bytes::Bytes>) -> Self {
+        self.secure = true;
+        self.peer_certificate = peer_certificate;
+        self
+    }
+
+    /// The client's TLS certificate in DER, if it presented one; transport
+    /// authenticators may identify the client by it.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.peer_certificate.as_deref()
+    }
+
+    /// Whether the connection is encrypted with TLS.
+    pub fn is_secure(&self) -> bool {
+        self.secure
     }
 
     /// The transport kind.

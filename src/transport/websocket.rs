@@ -604,7 +604,22 @@ fn transport_info(request: &http::request::Parts, peer: PeerAddress) -> Transpor
         query: request.uri.query().map(str::to_owned),
         headers: detached(&request.headers),
         cookies,
+        peer_certificate: request
+            .extensions
+            .get::<TlsConnection>()
+            .and_then(|tls| tls.peer_certificate.clone()),
+        secure: request.extensions.get::<TlsConnection>().is_some(),
     }
+}
+
+/// A request extension that a server terminating TLS inserts for each
+/// request of a TLS connection, so sessions know they are encrypted and
+/// transport authenticators see the client's certificate
+/// ([`TransportInfo::peer_certificate`]).
+#[derive(Debug, Clone, Default)]
+pub struct TlsConnection {
+    /// The client's certificate in DER, if it presented one.
+    pub peer_certificate: Option<Bytes>,
 }
 
 /// A copy of `headers` that owns its bytes. hyper's header values are
