@@ -2,7 +2,7 @@
 //! behaviour fixed by the project's demo contract.
 //!
 //! ```text
-//! cargo run --release --example demo -- --listen 127.0.0.1:8080
+//! cargo run --release --example demo -- --listen 127.0.0.1:8080 [--rawsocket 127.0.0.1:8081]
 //! ```
 
 use std::net::SocketAddr;
@@ -34,6 +34,9 @@ struct Options {
     /// Refuse realms that are not configured (ABORT wamp.error.no_such_realm).
     #[arg(long)]
     no_default_realm: bool,
+    /// Also serve WAMP over RawSocket on this TCP address; port 0 picks one.
+    #[arg(long, value_name = "ADDR")]
+    rawsocket: Option<SocketAddr>,
 }
 
 /// The count of open sessions, kept by session open/close handlers.
@@ -419,13 +422,37 @@ async fn main() -> std::io::Result<()> {
         .route("/health", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
-    // The contract's first line: tests and users wait for it.
+    let rawsocket = match options.rawsocket {
+        Some(rawsocket_addr) => Some(tokio::net::TcpListener::bind(rawsocket_addr).await?),
+        None => None,
+    };
+    // The contract's first line (and the RawSocket one): tests and users
+    // wait for them.
     #[allow(clippy::print_stdout)]
     {
         println!("listening on ws://{addr}/ws");
+        if let Some(rawsocket) = &rawsocket {
+            println!("rawsocket on tcp://{}", rawsocket.local_addr()?);
+        }
     }
     use std::io::Write as _;
     std::io::stdout().flush()?;
+
+    // RawSocket sessions belong to the same application: `close_sessions`
+    // below says GOODBYE to them too. Accepting stops first.
+    let rawsocket = rawsocket.map(|listener| {
+        let server = serverwamp::transport::rawsocket::serve_tcp(
+            app.clone(),
+            listener,
+            serverwamp::transport::rawsocket::RawSocketSettings::new(),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "RawSocket server stopped");
+            }
+        })
+        .abort_handle()
+    });
 
     let closing = app.clone();
     axum::serve(
@@ -434,6 +461,9 @@ async fn main() -> std::io::Result<()> {
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
+        if let Some(rawsocket) = rawsocket {
+            rawsocket.abort();
+        }
         tracing::info!("shutting down: closing every session");
         closing.close_sessions(Duration::from_secs(3)).await;
     })

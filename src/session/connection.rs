@@ -400,6 +400,10 @@ impl Connection {
                 };
                 Flow::Continue
             }
+            Control::CloseNow { reason, message } => {
+                let _ = self.outbound.try_send_message(&goodbye(&reason, message));
+                Flow::Stop
+            }
             Control::Kill => Flow::Stop,
         }
     }

@@ -132,8 +132,15 @@ impl ControlSlot {
 /// What a session handle can ask of its connection task.
 #[derive(Debug)]
 pub(crate) enum Control {
-    /// Send GOODBYE with this reason and message, then close.
+    /// Send GOODBYE with this reason and message, wait briefly for the
+    /// client's, then close.
     Close {
+        reason: String,
+        message: Option<String>,
+    },
+    /// Send GOODBYE with this reason and message if it fits the queue, and
+    /// close without waiting: for a client that does not read.
+    CloseNow {
         reason: String,
         message: Option<String>,
     },
@@ -218,7 +225,7 @@ impl Session {
 
     /// Asks the connection to close a session that cannot keep up.
     pub(crate) fn close_for_slowness(&self) {
-        self.inner.control.request(Control::Close {
+        self.inner.control.request(Control::CloseNow {
             reason: close::KILLED.to_owned(),
             message: Some("the client did not read its events fast enough".to_owned()),
         });

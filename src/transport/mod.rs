@@ -6,6 +6,10 @@
 //! authenticators and handlers may read.
 
 mod info;
+pub mod listener;
+pub mod rawsocket;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod websocket;
 
 use std::future::Future;

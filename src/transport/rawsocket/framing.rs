@@ -121,9 +121,14 @@ impl Decoder for FrameCodec {
         if first & RESERVED_BITS != 0 {
             return Err(FrameError::ReservedBits(first));
         }
-        let kind = FrameType::from_bits(first & 0x07).ok_or(FrameError::ReservedType(first & 0x07))?;
+        let kind =
+            FrameType::from_bits(first & 0x07).ok_or(FrameError::ReservedType(first & 0x07))?;
         let low = (usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c);
-        let length = if first & X_BIT != 0 { low + (1 << 24) } else { low };
+        let length = if first & X_BIT != 0 {
+            low + (1 << 24)
+        } else {
+            low
+        };
         // Checked on the prefix alone, before any payload is buffered: the
         // spec has a peer fail the connection on a message over the limit.
         if length > self.max_length {
@@ -208,8 +213,14 @@ mod tests {
         bytes.extend(std::iter::repeat_n(b'x', 256));
         let frames = decode_all(&mut codec, &bytes).unwrap();
         assert_eq!(frames.len(), 4);
-        assert_eq!(frames[0], Frame::new(FrameType::Message, Bytes::from_static(b"[1]")));
-        assert_eq!(frames[1], Frame::new(FrameType::Ping, Bytes::from_static(b"hi")));
+        assert_eq!(
+            frames[0],
+            Frame::new(FrameType::Message, Bytes::from_static(b"[1]"))
+        );
+        assert_eq!(
+            frames[1],
+            Frame::new(FrameType::Ping, Bytes::from_static(b"hi"))
+        );
         assert_eq!(frames[2], Frame::new(FrameType::Pong, Bytes::new()));
         assert_eq!(frames[3].kind, FrameType::Message);
         assert_eq!(frames[3].payload.len(), 256);
@@ -236,7 +247,13 @@ mod tests {
         let mut buf = BytesMut::from(&[0u8, 0, 2, 1][..]);
         let error = codec.decode(&mut buf).unwrap_err();
         assert!(
-            matches!(error, FrameError::TooLong { length: 513, max: 512 }),
+            matches!(
+                error,
+                FrameError::TooLong {
+                    length: 513,
+                    max: 512
+                }
+            ),
             "{error}"
         );
         // A ping counts as well.
@@ -258,7 +275,11 @@ mod tests {
         let mut codec = FrameCodec::new(MIB16);
         let mut buf = BytesMut::from(&[0x08u8, 0, 0, 0][..]);
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
-        assert!(buf.capacity() <= PREFIX_LEN + MAX_RESERVE_AHEAD, "{}", buf.capacity());
+        assert!(
+            buf.capacity() <= PREFIX_LEN + MAX_RESERVE_AHEAD,
+            "{}",
+            buf.capacity()
+        );
     }
 
     #[test]
@@ -290,23 +311,44 @@ mod tests {
 
         let one_less = encode(&mut codec, FrameType::Ping, &payload[1..]);
         assert_eq!(&one_less[..4], &[0x01, 0xFF, 0xFF, 0xFF]);
-        assert_eq!(decode_all(&mut codec, &one_less).unwrap()[0].payload.len(), MIB16 - 1);
+        assert_eq!(
+            decode_all(&mut codec, &one_less).unwrap()[0].payload.len(),
+            MIB16 - 1
+        );
     }
 
     #[test]
     fn encoding_writes_the_prefix_and_checks_the_peers_maximum() {
         let mut codec = FrameCodec::new(512);
-        assert_eq!(encode(&mut codec, FrameType::Message, b"[1]"), b"\x00\x00\x00\x03[1]");
-        assert_eq!(encode(&mut codec, FrameType::Ping, b""), b"\x01\x00\x00\x00");
-        assert_eq!(encode(&mut codec, FrameType::Pong, b"ab"), b"\x02\x00\x00\x02ab");
+        assert_eq!(
+            encode(&mut codec, FrameType::Message, b"[1]"),
+            b"\x00\x00\x00\x03[1]"
+        );
+        assert_eq!(
+            encode(&mut codec, FrameType::Ping, b""),
+            b"\x01\x00\x00\x00"
+        );
+        assert_eq!(
+            encode(&mut codec, FrameType::Pong, b"ab"),
+            b"\x02\x00\x00\x02ab"
+        );
         let long = encode(&mut codec, FrameType::Message, &[0; 512]);
         assert_eq!(&long[..4], &[0, 0, 2, 0]);
 
         let mut out = BytesMut::new();
         let error = codec
-            .encode(Frame::new(FrameType::Message, Bytes::from(vec![0; 513])), &mut out)
+            .encode(
+                Frame::new(FrameType::Message, Bytes::from(vec![0; 513])),
+                &mut out,
+            )
             .unwrap_err();
-        assert!(matches!(error, FrameError::TooLong { length: 513, max: 512 }));
+        assert!(matches!(
+            error,
+            FrameError::TooLong {
+                length: 513,
+                max: 512
+            }
+        ));
         assert!(out.is_empty(), "nothing written for a refused frame");
     }
 

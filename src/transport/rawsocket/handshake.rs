@@ -148,12 +148,7 @@ pub(super) fn negotiate(
     Ok(Accepted {
         serialization,
         client_max_length,
-        reply: [
-            MAGIC,
-            (own_field << 4) | serializer_id(serialization),
-            0,
-            0,
-        ],
+        reply: [MAGIC, (own_field << 4) | serializer_id(serialization), 0, 0],
     })
 }
 
@@ -195,7 +190,10 @@ mod tests {
         assert_eq!(a.reply, [0x7F, 0x72, 0, 0]);
 
         let smallest = RawSocketSettings::new().max_message_length_exponent(9);
-        assert_eq!(accepted([0x7F, 0x53, 0, 0], &smallest).reply, [0x7F, 0x03, 0, 0]);
+        assert_eq!(
+            accepted([0x7F, 0x53, 0, 0], &smallest).reply,
+            [0x7F, 0x03, 0, 0]
+        );
     }
 
     #[test]
@@ -237,7 +235,11 @@ mod tests {
     #[test]
     fn reserved_bits_are_refused_with_error_3() {
         let settings = RawSocketSettings::new();
-        for request in [[0x7F, 0xF1, 1, 0], [0x7F, 0xF1, 0, 0x80], [0x7F, 0x00, 0xFF, 0xFF]] {
+        for request in [
+            [0x7F, 0xF1, 1, 0],
+            [0x7F, 0xF1, 0, 0x80],
+            [0x7F, 0x00, 0xFF, 0xFF],
+        ] {
             assert_eq!(
                 negotiate(request, &settings),
                 Err(Rejection::Refused(Refusal::ReservedBits)),
@@ -253,13 +255,22 @@ mod tests {
             negotiate([0x7F, 0x21, 0, 0], &settings),
             Err(Rejection::Refused(Refusal::MaxLengthUnacceptable))
         );
-        assert_eq!(accepted([0x7F, 0x31, 0, 0], &settings).client_max_length, 4096);
+        assert_eq!(
+            accepted([0x7F, 0x31, 0, 0], &settings).client_max_length,
+            4096
+        );
     }
 
     #[test]
     fn error_replies_are_laid_out_as_the_spec_says() {
-        assert_eq!(Refusal::SerializerUnsupported.reply(), [0x7F, 0x10, 0x00, 0x00]);
-        assert_eq!(Refusal::MaxLengthUnacceptable.reply(), [0x7F, 0x20, 0x00, 0x00]);
+        assert_eq!(
+            Refusal::SerializerUnsupported.reply(),
+            [0x7F, 0x10, 0x00, 0x00]
+        );
+        assert_eq!(
+            Refusal::MaxLengthUnacceptable.reply(),
+            [0x7F, 0x20, 0x00, 0x00]
+        );
         assert_eq!(Refusal::ReservedBits.reply(), [0x7F, 0x30, 0x00, 0x00]);
         assert_eq!(Refusal::MaxConnections.reply(), [0x7F, 0x40, 0x00, 0x00]);
         for refusal in [
