@@ -96,10 +96,6 @@ use crate::transport::{PeerAddress, TransportInfo, TransportKind};
 /// e.g. on the same TCP listening port as WAMP-over-WebSocket".
 const RAWSOCKET_MAGIC: u8 = 0x7F;
 
-/// How long the accept loop pauses after an error that is not about one
-/// connection (out of file descriptors, say), so as not to spin.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
-
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body of every HTTP response the listener sends.
@@ -365,7 +361,7 @@ impl Server {
             let (stream, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    on_accept_error(error).await?;
+                    super::on_accept_error(error).await?;
                     continue;
                 }
             };
@@ -391,7 +387,7 @@ impl Server {
             let (stream, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    on_accept_error(error).await?;
+                    super::on_accept_error(error).await?;
                     continue;
                 }
             };
@@ -612,25 +608,6 @@ fn text_response(status: StatusCode, text: &'static str) -> Response<Body> {
 
 fn timed_out(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, message)
-}
-
-/// What to do about an accept error: skip it (one connection's problem),
-/// pause then retry (the process's or system's resources), or give up.
-async fn on_accept_error(error: io::Error) -> io::Result<()> {
-    match error.kind() {
-        io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::Interrupted
-        | io::ErrorKind::WouldBlock => Ok(()),
-        // The listener itself is unusable: retrying cannot help.
-        io::ErrorKind::InvalidInput => Err(error),
-        _ => {
-            tracing::error!(%error, "accept failed; retrying in {ACCEPT_RETRY_DELAY:?}");
-            tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-            Ok(())
-        }
-    }
 }
 
 /// A stream whose first byte, already read to choose the protocol, is

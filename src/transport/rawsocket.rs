@@ -71,10 +71,6 @@ const OVER_LIMIT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a refused connection gets for its error reply and close.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
-/// How long the accept loop pauses after an error that is not about one
-/// connection (out of file descriptors, say), so as not to spin.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
-
 /// Limits of RawSocket connections.
 ///
 /// ```
@@ -275,7 +271,7 @@ impl RawSocketServer {
             let (stream, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    on_accept_error(error).await?;
+                    super::on_accept_error(error).await?;
                     continue;
                 }
             };
@@ -303,7 +299,7 @@ impl RawSocketServer {
             let (stream, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    on_accept_error(error).await?;
+                    super::on_accept_error(error).await?;
                     continue;
                 }
             };
@@ -490,25 +486,6 @@ where
     // the reply before the client reads it.
     let mut discard = [0; 256];
     while let Ok(1..) = read.read(&mut discard).await {}
-}
-
-/// What to do about an accept error: skip it (one connection's problem),
-/// pause then retry (the process's or system's resources), or give up.
-async fn on_accept_error(error: io::Error) -> io::Result<()> {
-    match error.kind() {
-        io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::ConnectionRefused
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::Interrupted
-        | io::ErrorKind::WouldBlock => Ok(()),
-        // The listener itself is unusable: retrying cannot help.
-        io::ErrorKind::InvalidInput => Err(error),
-        _ => {
-            tracing::error!(%error, "RawSocket accept failed; retrying in {ACCEPT_RETRY_DELAY:?}");
-            tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-            Ok(())
-        }
-    }
 }
 
 /// Serves `app` over RawSocket on a TCP listener until the returned future
