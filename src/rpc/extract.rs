@@ -189,8 +189,8 @@ impl FromCall for Session {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub(crate) id: Id,
-    pub(crate) procedure: Arc<str>,
-    pub(crate) options: Arc<CallOptions>,
+    pub(crate) procedure: String,
+    pub(crate) options: CallOptions,
 }
 
 impl Request {

@@ -335,8 +335,8 @@ impl Connection {
         let receive_progress = call.options.receive_progress == Some(true);
         let request_info = Request {
             id: request,
-            procedure: Arc::from(call.procedure),
-            options: Arc::new(call.options),
+            procedure: call.procedure,
+            options: call.options,
         };
         let timeout = request_info.timeout();
         let progress = Progress::new(receive_progress.then(|| ProgressTarget {
