@@ -380,6 +380,12 @@ fn application(no_default_realm: bool) -> Application {
     app
 }
 
+/// The browser demo page (`GET /`): one self-contained HTML file with a
+/// small WAMP client in plain JavaScript that talks to `/ws` on the same host.
+async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("page.html"))
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -418,6 +424,7 @@ async fn main() -> std::io::Result<()> {
         Some(*addr)
     });
     let router = Router::new()
+        .route("/", get(page))
         .route_service("/ws", websocket)
         .route("/health", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
