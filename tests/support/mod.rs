@@ -141,6 +141,25 @@ impl Client {
         self.send_raw(frame).await;
     }
 
+    /// Sends a message unless the connection is gone; whether it was sent.
+    pub async fn try_send(&mut self, message: serde_json::Value) -> bool {
+        let mut frame = Vec::new();
+        self.codec
+            .encode_frame(&value(&message), &mut frame)
+            .expect("the message encodes");
+        self.try_send_raw(frame).await
+    }
+
+    /// Sends raw frame bytes unless the connection is gone.
+    pub async fn try_send_raw(&mut self, frame: Vec<u8>) -> bool {
+        let message = if self.codec.serialization().is_text() {
+            WsMessage::text(String::from_utf8_lossy(&frame).into_owned())
+        } else {
+            WsMessage::binary(frame)
+        };
+        self.ws.send(message).await.is_ok()
+    }
+
     /// Sends raw frame bytes.
     pub async fn send_raw(&mut self, frame: Vec<u8>) {
         let message = if self.codec.serialization().is_text() {
