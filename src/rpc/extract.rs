@@ -27,6 +27,12 @@ pub struct CallContext {
     pub(crate) state: Arc<StateMap>,
     pub(crate) progress: Progress,
     pub(crate) snake_case_kwargs: bool,
+    /// Set by the handler: its only reader of the positional arguments may
+    /// take them.
+    pub(crate) sole_args_reader: bool,
+    /// Set by the handler: its only reader of the keyword arguments may
+    /// take them.
+    pub(crate) sole_kwargs_reader: bool,
 }
 
 impl CallContext {
@@ -63,17 +69,55 @@ impl CallContext {
             `Session`, `Request`, `State<T>` or `Progress`"
 )]
 pub trait FromCall: Sized {
-    /// Whether this argument reads the caller's arguments. A handler none of
-    /// whose arguments do takes no arguments: a call that passes some is
-    /// answered `wamp.error.invalid_argument`.
-    const READS_ARGUMENTS: bool = false;
+    /// Which of the caller's arguments this extractor reads. A handler none
+    /// of whose arguments read any takes no arguments: a call that passes
+    /// some is answered `wamp.error.invalid_argument`. An extractor that is
+    /// a handler's only reader of the positional (or keyword) arguments may
+    /// take them instead of copying them.
+    const READS: ArgumentUse = ArgumentUse::NONE;
 
     /// Extracts the argument, or answers the caller with an error.
     ///
     /// # Errors
     /// The [`RpcError`] sent to the caller, typically
     /// `wamp.error.invalid_argument` saying which argument and why.
-    fn from_call(call: &CallContext) -> Result<Self, RpcError>;
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError>;
+}
+
+/// Which of the caller's arguments an extractor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgumentUse {
+    /// It reads the positional arguments.
+    pub args: bool,
+    /// It reads the keyword arguments.
+    pub kwargs: bool,
+}
+
+impl ArgumentUse {
+    /// Reads neither.
+    pub const NONE: ArgumentUse = ArgumentUse {
+        args: false,
+        kwargs: false,
+    };
+    /// Reads both.
+    pub const BOTH: ArgumentUse = ArgumentUse {
+        args: true,
+        kwargs: true,
+    };
+}
+
+/// Takes `value` as a `T` without copying when `T` is the value's own type
+/// (`Vec<Value>` for the positional arguments, `Dict` for the keyword
+/// ones); `Err` gives the value back otherwise.
+fn take_as<T: 'static, V: 'static>(value: V) -> Result<T, V> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<V>() {
+        return Err(value);
+    }
+    let boxed: Box<dyn std::any::Any> = Box::new(value);
+    match boxed.downcast::<T>() {
+        Ok(taken) => Ok(*taken),
+        Err(_) => unreachable!("the type IDs are equal"),
+    }
 }
 
 /// The caller's arguments bound onto `T` like a function signature:
@@ -100,9 +144,9 @@ pub trait FromCall: Sized {
 pub struct Params<T>(pub T);
 
 impl<T: DeserializeOwned> FromCall for Params<T> {
-    const READS_ARGUMENTS: bool = true;
+    const READS: ArgumentUse = ArgumentUse::BOTH;
 
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
         let de = ParamsDeserializer {
             args: &call.args,
             kwargs: call.kwargs(),
@@ -120,10 +164,22 @@ impl<T: DeserializeOwned> FromCall for Params<T> {
 #[derive(Debug, Clone)]
 pub struct Args<T>(pub T);
 
-impl<T: DeserializeOwned> FromCall for Args<T> {
-    const READS_ARGUMENTS: bool = true;
+impl<T: DeserializeOwned + 'static> FromCall for Args<T> {
+    const READS: ArgumentUse = ArgumentUse {
+        args: true,
+        kwargs: false,
+    };
 
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
+        if call.sole_args_reader && matches!(call.args, Value::List(_)) {
+            let Value::List(list) = std::mem::take(&mut call.args) else {
+                unreachable!("checked above")
+            };
+            match take_as::<T, Vec<Value>>(list) {
+                Ok(taken) => return Ok(Args(taken)),
+                Err(list) => call.args = Value::List(list),
+            }
+        }
         from_value(&call.args)
             .map(Args)
             .map_err(|e| RpcError::invalid_argument(format!("positional arguments: {e}")))
@@ -136,10 +192,22 @@ impl<T: DeserializeOwned> FromCall for Args<T> {
 #[derive(Debug, Clone)]
 pub struct Kwargs<T>(pub T);
 
-impl<T: DeserializeOwned> FromCall for Kwargs<T> {
-    const READS_ARGUMENTS: bool = true;
+impl<T: DeserializeOwned + 'static> FromCall for Kwargs<T> {
+    const READS: ArgumentUse = ArgumentUse {
+        args: false,
+        kwargs: true,
+    };
 
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
+        if call.sole_kwargs_reader && matches!(call.kwargs, Value::Dict(_)) {
+            let Value::Dict(dict) = std::mem::take(&mut call.kwargs) else {
+                unreachable!("checked above")
+            };
+            match take_as::<T, Dict>(dict) {
+                Ok(taken) => return Ok(Kwargs(taken)),
+                Err(dict) => call.kwargs = Value::Dict(dict),
+            }
+        }
         from_value(&call.kwargs)
             .map(Kwargs)
             .map_err(|e| RpcError::invalid_argument(format!("keyword arguments: {e}")))
@@ -180,7 +248,7 @@ impl<T: Serialize> IntoCallResult for Kwargs<T> {
 }
 
 impl FromCall for Session {
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
         Ok(call.session.clone())
     }
 }
@@ -229,7 +297,7 @@ impl Request {
 }
 
 impl FromCall for Request {
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
         Ok(call.request.clone())
     }
 }
@@ -255,7 +323,7 @@ impl StateMap {
 }
 
 impl<T: Any + Send + Sync + Clone> FromCall for State<T> {
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
         match call.state.get::<T>() {
             Some(value) => Ok(State(value.clone())),
             None => {
@@ -316,7 +384,21 @@ impl Progress {
 }
 
 impl FromCall for Progress {
-    fn from_call(call: &CallContext) -> Result<Self, RpcError> {
+    fn from_call(call: &mut CallContext) -> Result<Self, RpcError> {
         Ok(call.progress.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_as_moves_only_the_same_type() {
+        let list = vec![Value::from("x")];
+        let taken: Result<Vec<Value>, _> = take_as(list.clone());
+        assert_eq!(taken, Ok(list.clone()));
+        let refused: Result<Vec<String>, _> = take_as(list.clone());
+        assert_eq!(refused, Err(list));
     }
 }

@@ -39,15 +39,20 @@ macro_rules! impl_handler {
             R: IntoCallResult,
             $($ty: FromCall + Send + 'static,)*
         {
-            fn call(&self, call: CallContext) -> impl Future<Output = CallOutcome> + Send + 'static {
+            fn call(&self, mut call: CallContext) -> impl Future<Output = CallOutcome> + Send + 'static {
                 // Arguments are extracted before the handler starts, so a bad
                 // argument is answered without running any user code.
                 let started = (|| -> Result<Fut, super::RpcError> {
-                    let reads_arguments = false $(|| $ty::READS_ARGUMENTS)*;
-                    if !reads_arguments && (!call.args().is_empty() || !call.kwargs().is_empty()) {
+                    let args_readers = 0usize $(+ usize::from($ty::READS.args))*;
+                    let kwargs_readers = 0usize $(+ usize::from($ty::READS.kwargs))*;
+                    if args_readers + kwargs_readers == 0
+                        && (!call.args().is_empty() || !call.kwargs().is_empty())
+                    {
                         return Err(super::RpcError::invalid_argument("this procedure takes no arguments"));
                     }
-                    $(let $ty = $ty::from_call(&call)?;)*
+                    call.sole_args_reader = args_readers == 1;
+                    call.sole_kwargs_reader = kwargs_readers == 1;
+                    $(let $ty = $ty::from_call(&mut call)?;)*
                     Ok(self($($ty),*))
                 })();
                 async move {

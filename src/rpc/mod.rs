@@ -10,7 +10,9 @@ use serverwamp_protocol::MatchPolicy;
 
 use crate::routing::UriTable;
 
-pub use extract::{Args, CallContext, FromCall, Kwargs, Params, Progress, Request, State};
+pub use extract::{
+    Args, ArgumentUse, CallContext, FromCall, Kwargs, Params, Progress, Request, State,
+};
 pub(crate) use extract::{ProgressTarget, StateMap};
 pub(crate) use handler::BoxedHandler;
 pub use handler::Handler;

@@ -352,6 +352,8 @@ impl Connection {
             state: self.config.state.clone(),
             progress,
             snake_case_kwargs: self.config.snake_case_kwargs,
+            sole_args_reader: false,
+            sole_kwargs_reader: false,
         };
         // Extracting arguments runs user code (Deserialize impls): guard it
         // like the handler itself.
