@@ -71,34 +71,40 @@ class DemoProcess:
             stdout=subprocess.PIPE,
             stderr=self.log,
         )
-        self.url = self._wait_listening()
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        try:
+            self.url = self._line("listening on ", "ws://")
+            if "--rawsocket" in args:
+                address = self._line("rawsocket on ", "tcp://").removeprefix("tcp://")
+                host, port = address.rsplit(":", 1)
+                self.rawsocket_host, self.rawsocket_port = host, int(port)
+        except BaseException:
+            self.kill()
+            raise
         self.host, port = self.url.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
         self.port = int(port)
+        self.http_url = f"http://{self.host}:{self.port}"
 
-    def _wait_listening(self) -> str:
-        lines: queue.Queue[bytes] = queue.Queue()
+    def _pump(self) -> None:
+        # Keep draining stdout so the demo can never block on it.
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(b"")
 
-        def pump() -> None:
-            # Keep draining stdout so the demo can never block on it.
-            for line in self.proc.stdout:
-                lines.put(line)
-            lines.put(b"")
-
-        threading.Thread(target=pump, daemon=True).start()
+    def _line(self, prefix: str, scheme: str) -> str:
+        """The next stdout line, which must read `prefix` + `scheme`...;
+        returns it without the prefix."""
         try:
-            first = lines.get(timeout=STARTUP_TIMEOUT)
+            line = self.lines.get(timeout=STARTUP_TIMEOUT)
         except queue.Empty:
-            self.kill()
             raise RuntimeError(
-                f"demo printed nothing within {STARTUP_TIMEOUT} s\n{self.log_text()}"
+                f"demo printed no {prefix!r} line within {STARTUP_TIMEOUT} s\n{self.log_text()}"
             ) from None
-        text = first.decode("utf-8", "replace").strip()
-        prefix = "listening on "
-        if not text.startswith(prefix + "ws://"):
-            self.kill()
+        text = line.decode("utf-8", "replace").strip()
+        if not text.startswith(prefix + scheme):
             raise RuntimeError(
-                f"demo's first stdout line is {text!r}, expected "
-                f"'listening on ws://HOST:PORT/ws'\n{self.log_text()}"
+                f"demo printed {text!r}, expected '{prefix}{scheme}...'\n{self.log_text()}"
             )
         return text[len(prefix):]
 

@@ -5,18 +5,14 @@ own client script under Node against the demo."""
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
-import tempfile
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import DemoProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
@@ -36,75 +32,9 @@ PROCEDURES = [
 TOPICS = ["hourly_updates", "docs.changes"]
 
 
-class Demo:
-    """The demo app as a child process: `--listen 127.0.0.1:0`, its printed
-    ws URL, and a SIGTERM stop that must exit 0."""
-
-    def __init__(self) -> None:
-        configured = os.environ.get("SERVERWAMP_DEMO")
-        path = Path(configured) if configured else REPO_ROOT / "target/release/examples/demo"
-        if not path.is_absolute():
-            path = REPO_ROOT / path
-        if not path.is_file():
-            raise RuntimeError(
-                f"demo binary {path} not found: run "
-                "`cargo build --release --example demo` or set SERVERWAMP_DEMO"
-            )
-        self.log = tempfile.TemporaryFile(mode="w+b")
-        self.proc = subprocess.Popen(
-            [str(path), "--listen", "127.0.0.1:0"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-        )
-        lines: queue.Queue[bytes] = queue.Queue()
-
-        def pump() -> None:
-            # Keep draining stdout so the demo never blocks on it.
-            for line in self.proc.stdout:
-                lines.put(line)
-            lines.put(b"")
-
-        threading.Thread(target=pump, daemon=True).start()
-        try:
-            first = lines.get(timeout=STARTUP_TIMEOUT).decode("utf-8", "replace").strip()
-        except queue.Empty:
-            first = ""
-        match = re.fullmatch(r"listening on (ws://([^/]+)/ws)", first)
-        if not match:
-            self.kill()
-            raise RuntimeError(
-                f"demo's first stdout line is {first!r}, expected "
-                f"'listening on ws://HOST:PORT/ws'\n{self.log_text()}"
-            )
-        self.ws_url = match.group(1)
-        self.http_url = f"http://{match.group(2)}"
-
-    def log_text(self) -> str:
-        self.log.seek(0)
-        return "--- demo stderr ---\n" + self.log.read().decode("utf-8", "replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop_and_check(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError(
-                f"demo did not exit within {SHUTDOWN_TIMEOUT} s of SIGTERM\n{self.log_text()}"
-            ) from None
-        assert code == 0, f"demo exited {code} after SIGTERM\n{self.log_text()}"
-
-
 @pytest.fixture(scope="module")
 def page_demo():
-    demo = Demo()
+    demo = DemoProcess()
     try:
         yield demo
     except BaseException:
@@ -258,7 +188,7 @@ def test_page_client_script_works_under_node(page, page_demo, tmp_path):
     harness.write_text(HARNESS, encoding="utf-8")
     try:
         done = subprocess.run(
-            [*command, str(harness), str(client), page_demo.ws_url],
+            [*command, str(harness), str(client), page_demo.url],
             capture_output=True,
             text=True,
             timeout=NODE_TIMEOUT,

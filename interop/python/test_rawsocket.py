@@ -13,12 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import queue
 import signal
-import subprocess
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -35,6 +30,7 @@ from autobahn.wamp.serializer import (  # noqa: E402
     MsgPackSerializer,
 )
 from autobahn.wamp.types import CallOptions, CallResult, ComponentConfig  # noqa: E402
+from conftest import DemoProcess  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
@@ -50,82 +46,13 @@ SERIALIZERS = {
 }
 
 
-def demo_path() -> Path:
-    configured = os.environ.get("SERVERWAMP_DEMO")
-    path = Path(configured) if configured else REPO_ROOT / "target/release/examples/demo"
-    if not path.is_absolute():
-        path = REPO_ROOT / path
-    return path
-
-
-class RawSocketDemo:
+class RawSocketDemo(DemoProcess):
     """The demo app serving WebSocket and RawSocket, as a child process."""
 
     def __init__(self) -> None:
-        path = demo_path()
-        if not path.is_file():
-            raise RuntimeError(
-                f"demo binary {path} not found: run "
-                "`cargo build --release --example demo` or set SERVERWAMP_DEMO"
-            )
-        self.log = tempfile.TemporaryFile(mode="w+b")
-        self.proc = subprocess.Popen(
-            [str(path), "--listen", "127.0.0.1:0", "--rawsocket", "127.0.0.1:0"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-        try:
-            self.ws_url = self._line("listening on ", "ws://")
-            address = self._line("rawsocket on ", "tcp://").removeprefix("tcp://")
-        except BaseException:
-            self.kill()
-            raise
-        host, port = address.rsplit(":", 1)
-        self.host, self.port = host, int(port)
-
-    def _pump(self) -> None:
-        # Keep draining stdout so the demo never blocks on it.
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(b"")
-
-    def _line(self, prefix: str, scheme: str) -> str:
-        try:
-            line = self.lines.get(timeout=STARTUP_TIMEOUT)
-        except queue.Empty:
-            raise RuntimeError(
-                f"demo printed no {prefix!r} line within {STARTUP_TIMEOUT} s\n{self.log_text()}"
-            ) from None
-        text = line.decode("utf-8", "replace").strip()
-        if not text.startswith(prefix + scheme):
-            raise RuntimeError(
-                f"demo printed {text!r}, expected '{prefix}{scheme}...'\n{self.log_text()}"
-            )
-        return text[len(prefix):]
-
-    def log_text(self) -> str:
-        self.log.seek(0)
-        return "--- demo stderr ---\n" + self.log.read().decode("utf-8", "replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop_and_check(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError(
-                f"demo did not exit within {SHUTDOWN_TIMEOUT} s of SIGTERM\n{self.log_text()}"
-            ) from None
-        assert code == 0, f"demo exited {code} after SIGTERM\n{self.log_text()}"
+        super().__init__("--rawsocket", "127.0.0.1:0")
+        self.ws_url = self.url
+        self.host, self.port = self.rawsocket_host, self.rawsocket_port
 
 
 @pytest.fixture(scope="module")
