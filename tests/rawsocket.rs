@@ -443,7 +443,7 @@ async fn reserved_frame_bits_and_types_close_the_connection() {
 }
 
 #[tokio::test]
-async fn a_message_over_the_clients_maximum_is_not_sent() {
+async fn a_result_over_the_clients_maximum_is_answered_with_an_error() {
     let (addr, _server) = serve(app(), RawSocketSettings::new()).await;
     let mut c = Client::connect(addr).await;
     c.serialization = Serialization::Cbor;
@@ -452,8 +452,17 @@ async fn a_message_over_the_clients_maximum_is_not_sent() {
     c.join().await;
     c.send(json!([48, 1, {}, "echo", ["x".repeat(600)]])).await;
     c.send(json!([48, 2, {}, "echo", ["small"]])).await;
-    // The first RESULT would be over 512 octets: it never comes, and the
-    // session goes on.
+    // The first RESULT would be over 512 octets: the caller gets an ERROR
+    // instead of waiting forever, and the session goes on.
+    c.expect(json!([
+        8,
+        48,
+        1,
+        {},
+        "wamp.error.payload_size_exceeded",
+        "*"
+    ]))
+    .await;
     c.expect(json!([50, 2, {}, ["small"]])).await;
 }
 

@@ -28,6 +28,8 @@ pub mod error {
     pub const TIMEOUT: &str = "wamp.error.timeout";
     /// A handler failed unexpectedly.
     pub const RUNTIME_ERROR: &str = "wamp.error.runtime_error";
+    /// A message could not be delivered within the transport's size limit.
+    pub const PAYLOAD_SIZE_EXCEEDED: &str = "wamp.error.payload_size_exceeded";
 }
 
 /// Close reasons (`wamp.close.*`), used in GOODBYE and ABORT.

@@ -196,6 +196,20 @@ pub(crate) async fn run_call(
             }
         }
     };
+    // Spec, "URI Reference": a message the transport cannot carry is
+    // answered wamp.error.payload_size_exceeded, so the caller never waits.
+    let bytes = if outbound.too_long(&bytes) {
+        let err = RpcError::new(error::PAYLOAD_SIZE_EXCEEDED).arg(format!(
+            "the result is {} bytes, more than the client accepts",
+            bytes.len()
+        ));
+        match outbound.encode(&error_message(request, &err)) {
+            Ok(bytes) => bytes,
+            Err(_) => return,
+        }
+    } else {
+        bytes
+    };
     outbound.send_encoded(bytes).await;
 }
 

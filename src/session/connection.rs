@@ -44,7 +44,7 @@ pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
     mut reader: R,
     writer: W,
 ) {
-    let (outbound, queue) = Outbound::channel(codec);
+    let (outbound, queue) = Outbound::channel(codec, writer.max_message_len());
     let (stop_writer, writer_stopped) = oneshot::channel();
     // The writer drains the session's one outbound queue. It runs in this
     // same task, beside the session, rather than in a task of its own: a

@@ -40,6 +40,8 @@ pub(crate) fn encode_record(
 pub(crate) struct Outbound {
     tx: mpsc::Sender<Outgoing>,
     codec: Codec,
+    /// The longest message the peer accepts, if the transport knows one.
+    max_len: Option<usize>,
 }
 
 /// What the writer task sends.
@@ -52,9 +54,17 @@ pub(crate) enum Outgoing {
 
 impl Outbound {
     /// A queue and its receiving end for [`run_writer`].
-    pub(crate) fn channel(codec: Codec) -> (Self, mpsc::Receiver<Outgoing>) {
+    pub(crate) fn channel(
+        codec: Codec,
+        max_len: Option<usize>,
+    ) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
-        (Outbound { tx, codec }, rx)
+        (Outbound { tx, codec, max_len }, rx)
+    }
+
+    /// Whether an encoded message is longer than the peer accepts.
+    pub(crate) fn too_long(&self, encoded: &[u8]) -> bool {
+        self.max_len.is_some_and(|max| encoded.len() > max)
     }
 
     /// Encodes `message` into one record (framed for a batch when the codec

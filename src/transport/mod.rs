@@ -45,6 +45,12 @@ pub(crate) trait FrameWriter: Send + 'static {
     /// Closes the connection cleanly (a WebSocket close frame, a TCP FIN).
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 
+    /// The longest message the peer accepts, if the transport knows one
+    /// (a RawSocket client announces it in its handshake).
+    fn max_message_len(&self) -> Option<usize> {
+        None
+    }
+
     /// Sends a transport-level ping and flushes it; the peer's pong counts
     /// as being heard from. Transports without pings do nothing.
     fn ping(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send {

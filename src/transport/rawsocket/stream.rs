@@ -253,6 +253,10 @@ where
             .map_err(|e| write_error(&e))
     }
 
+    fn max_message_len(&self) -> Option<usize> {
+        Some(self.max_send)
+    }
+
     async fn flush(&mut self) -> Result<(), TransportError> {
         let mut sink = self.sink.lock().await;
         sink.flush().await.map_err(|e| write_error(&e))?;
