@@ -664,3 +664,57 @@ async fn incorrect_uris_are_answered_with_invalid_uri() {
         c.expect_closed().await;
     }
 }
+
+#[tokio::test]
+async fn application_options_reach_sessions() {
+    #[derive(Deserialize)]
+    struct Countdown {
+        time_left: u32,
+    }
+    let mut routes = RpcRouteSet::new();
+    routes
+        .route(
+            "left",
+            |Params(p): Params<Countdown>| async move { p.time_left },
+        )
+        .route("kick", |session: Session| async move {
+            session
+                .close("app.close.kicked", Some("bye".to_owned()))
+                .await;
+        })
+        .route("forget", |session: Session| async move {
+            session.insert_data(Note("x".into()));
+            let removed = session.remove_data::<Note>().map(|n| n.0);
+            (removed, session.data::<Note>().is_none())
+        });
+    let mut app = Application::new();
+    app.add_routes(routes);
+    app.convert_camel_case_kwargs(true);
+    app.set_uri_rules(serverwamp::protocol::UriRules::Strict);
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        let id = c.join("realm1").await;
+        assert!(
+            app.session(serverwamp::protocol::Id::new(id).unwrap())
+                .is_some()
+        );
+        // camelCase keyword names fill snake_case fields.
+        c.send(json!([48, 1, {}, "left", [], {"timeLeft": 3}]))
+            .await;
+        c.expect(json!([50, 1, {}, [3]])).await;
+        c.send(json!([48, 2, {}, "forget"])).await;
+        c.expect(json!([50, 2, {}, ["x", true]])).await;
+        // Strict URI rules refuse uppercase.
+        c.send(json!([48, 3, {}, "Left"])).await;
+        c.expect(json!([8, 48, 3, {}, "wamp.error.invalid_uri", "*"]))
+            .await;
+        // A server-side close with a chosen reason waits for the client's
+        // GOODBYE, then closes.
+        c.send(json!([48, 4, {}, "kick"])).await;
+        c.expect(json!([50, 4, {}])).await;
+        c.expect(json!([6, {"message": "bye"}, "app.close.kicked"]))
+            .await;
+        c.send(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+        c.expect_closed().await;
+    }
+}

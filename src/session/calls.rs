@@ -48,7 +48,8 @@ impl CallState {
 pub(crate) struct Calls {
     /// Dropping the set aborts every task: a session's handlers end with it.
     tasks: JoinSet<Id>,
-    running: HashMap<Id, Arc<CallState>>,
+    /// Each running call's shared state and task.
+    running: HashMap<Id, (Arc<CallState>, tokio::task::Id)>,
 }
 
 impl Calls {
@@ -67,11 +68,11 @@ impl Calls {
         if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
             return;
         }
-        self.running.insert(request, state);
-        self.tasks.spawn(async move {
+        let task = self.tasks.spawn(async move {
             work.await;
             request
         });
+        self.running.insert(request, (state, task.id()));
     }
 
     /// Waits for the next call task to finish and forgets it. Pending
@@ -82,9 +83,8 @@ impl Calls {
                 self.running.remove(&request);
             }
             // A task only fails by panicking outside the handler's own
-            // panic guard or by being aborted with the session; either way
-            // its entry is stale. Forget entries whose tasks are gone.
-            Some(Err(_)) => self.running.retain(|_, s| !s.is_answered()),
+            // panic guard; forget exactly that call.
+            Some(Err(e)) => self.running.retain(|_, (_, task)| *task != e.id()),
             None => std::future::pending().await,
         }
     }
@@ -92,7 +92,7 @@ impl Calls {
     /// Cancels a call (spec, "Call Canceling"). An unknown request is
     /// ignored: the call has already been answered.
     pub(crate) async fn cancel(&mut self, request: Id, mode: CancelMode, outbound: &Outbound) {
-        let Some(state) = self.running.get(&request) else {
+        let Some((state, _)) = self.running.get(&request) else {
             return;
         };
         match mode {
