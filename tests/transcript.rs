@@ -718,3 +718,29 @@ async fn application_options_reach_sessions() {
         c.expect_closed().await;
     }
 }
+
+#[tokio::test]
+async fn every_record_of_a_batched_frame_gets_its_answer() {
+    let (app, _, _) = app();
+    for sp in ["wamp.2.json.batched", "wamp.2.msgpack.batched"] {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("realm1").await;
+        // One frame: a good call, a call with an incorrect URI, a good call.
+        let codec = serverwamp::protocol::Codec::from_subprotocol(sp).unwrap();
+        let mut frame = Vec::new();
+        for message in [
+            json!([48, 1, {}, "scalar"]),
+            json!([48, 2, {}, "a..b"]),
+            json!([48, 3, {}, "scalar"]),
+        ] {
+            codec
+                .encode_frame(&support::value(&message), &mut frame)
+                .unwrap();
+        }
+        c.send_raw(frame).await;
+        c.expect(json!([50, 1, {}, [42]])).await;
+        c.expect(json!([8, 48, 2, {}, "wamp.error.invalid_uri", "*"]))
+            .await;
+        c.expect(json!([50, 3, {}, [42]])).await;
+    }
+}

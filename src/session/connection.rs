@@ -154,24 +154,26 @@ impl Connection {
                 Err(e) => self.on_undecodable(&e).await,
             };
         }
-        let mut batch = Vec::new();
-        let decoded = self
-            .codec
-            .decode_frame(frame, &self.config.rules, &mut batch);
+        let mut records = Vec::new();
+        self.codec
+            .decode_records(frame, &self.config.rules, &mut records);
         // A batched JSON peer's record separator is learnt from its frames;
         // everything sent from here on uses the same one.
         if self.outbound.codec() != self.codec {
             self.outbound.set_codec(self.codec);
         }
-        for message in batch {
-            if self.on_message(message).await == Flow::Stop {
+        // Each record is answered on its own: one with an incorrect URI
+        // gets its ERROR and the records after it still run.
+        for record in records {
+            let flow = match record {
+                Ok(message) => self.on_message(message).await,
+                Err(e) => self.on_undecodable(&e).await,
+            };
+            if flow == Flow::Stop {
                 return Flow::Stop;
             }
         }
-        match decoded {
-            Ok(()) => Flow::Continue,
-            Err(e) => self.on_undecodable(&e).await,
-        }
+        Flow::Continue
     }
 
     /// A frame that did not make a valid message. Spec, "URI Reference": a

@@ -207,7 +207,8 @@ impl Codec {
     ///
     /// # Errors
     /// The first malformed record, broken batch framing or protocol
-    /// violation; messages before it are in `out`.
+    /// violation; messages before it are in `out`. A receiver that answers
+    /// each record on its own uses [`Codec::decode_records`] instead.
     pub fn decode_frame(
         &mut self,
         frame: &[u8],
@@ -218,19 +219,75 @@ impl Codec {
             out.push(self.serialization.decode(frame, rules)?);
             return Ok(());
         }
-        if self.serialization == Serialization::Json {
+        let mut first_error = None;
+        self.for_each_record(frame, rules, |record| match record {
+            Ok(message) => {
+                out.push(message);
+                true
+            }
+            Err(error) => {
+                first_error = Some(error);
+                false
+            }
+        });
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Decodes every record of one frame, in order, into `out`, one result
+    /// per record: a record that is malformed or breaks the protocol does
+    /// not stop the records after it. Broken batch framing, after which no
+    /// record boundary can be trusted, is the last entry.
+    ///
+    /// A batched JSON frame teaches the codec its separator as
+    /// [`Codec::decode_frame`] does.
+    pub fn decode_records(
+        &mut self,
+        frame: &[u8],
+        rules: &ValidationRules,
+        out: &mut Vec<Result<Message, DecodeError>>,
+    ) {
+        if !self.batched {
+            out.push(self.serialization.decode(frame, rules));
+            return;
+        }
+        self.for_each_record(frame, rules, |record| {
+            out.push(record);
+            true
+        });
+    }
+
+    /// Decodes the records of a batched frame, handing each result to
+    /// `visit` until it returns false. A framing error is handed over last.
+    fn for_each_record(
+        &mut self,
+        frame: &[u8],
+        rules: &ValidationRules,
+        mut visit: impl FnMut(Result<Message, DecodeError>) -> bool,
+    ) {
+        let serialization = self.serialization;
+        let mut decode = |record: Result<&[u8], BatchError>| match record {
+            Ok(bytes) => visit(serialization.decode(bytes, rules)),
+            Err(error) => {
+                visit(Err(DecodeError::Batch(error)));
+                false
+            }
+        };
+        if serialization == Serialization::Json {
             if let Some(separator) = batched::detect_json_separator(frame) {
                 self.json_separator = separator;
             }
             for record in batched::split_json_batch(frame) {
-                out.push(self.serialization.decode(record?, rules)?);
+                if !decode(record) {
+                    return;
+                }
             }
         } else {
             for record in batched::split_length_prefixed_batch(frame) {
-                out.push(self.serialization.decode(record?, rules)?);
+                if !decode(record) {
+                    return;
+                }
             }
         }
-        Ok(())
     }
 
     /// Appends one message, framed for this codec (a batch of one when
@@ -327,5 +384,35 @@ impl EncodeError {
     /// The serialization that refused the value.
     pub fn serialization(&self) -> Serialization {
         self.serialization
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_records_answers_every_record_and_ends_at_broken_framing() {
+        let rules = ValidationRules::default();
+        let mut codec = Codec::batched(Serialization::Json);
+        // A good call, one with an incorrect URI, a good one, then bytes
+        // with no separator.
+        let frame = b"[48,1,{},\"a\"]\x1e[48,2,{},\"a..b\"]\x1e[48,3,{},\"c\"]\x1e[48,4";
+        let mut records = Vec::new();
+        codec.decode_records(frame, &rules, &mut records);
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert!(matches!(&records[0], Ok(Message::Call(c)) if c.procedure == "a"));
+        let violation = records[1].as_ref().unwrap_err().violation().unwrap();
+        assert!(violation.answerable_request().is_some(), "{violation}");
+        assert!(matches!(&records[2], Ok(Message::Call(c)) if c.procedure == "c"));
+        assert!(records[3].as_ref().unwrap_err().is_batch());
+
+        // decode_frame stops at the first bad record.
+        let mut messages = Vec::new();
+        let error = codec
+            .decode_frame(frame, &rules, &mut messages)
+            .unwrap_err();
+        assert!(error.violation().is_some());
+        assert_eq!(messages.len(), 1);
     }
 }
