@@ -10,7 +10,7 @@ use serverwamp_protocol::{Id, UriRules};
 use crate::auth::RealmAuth;
 use crate::auth::config::auth_builder_methods;
 use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
-use crate::pubsub::broker::Brokers;
+use crate::pubsub::broker::{Brokers, Publication, SlowSubscribers};
 use crate::pubsub::{
     BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, TopicRouteSet,
     TopicTable,
@@ -63,7 +63,9 @@ pub(crate) struct AppConfig {
     pub(crate) topics: TopicTable,
     pub(crate) subscribe_handlers: Vec<BoxedTopicHandler<()>>,
     pub(crate) unsubscribe_handlers: Vec<BoxedTopicHandler<()>>,
-    pub(crate) slow_subscribers: SlowSubscriberPolicy,
+    pub(crate) slow_subscribers: SlowSubscribers,
+    /// The byte budget of each session's outbound queue.
+    pub(crate) outbound_bytes: usize,
     pub(crate) realms: HashMap<String, Arc<Realm>>,
     pub(crate) default_realm: bool,
     pub(crate) state: Arc<StateMap>,
@@ -86,7 +88,8 @@ impl Default for AppConfig {
             topics: TopicTable::default(),
             subscribe_handlers: Vec::new(),
             unsubscribe_handlers: Vec::new(),
-            slow_subscribers: SlowSubscriberPolicy::default(),
+            slow_subscribers: SlowSubscribers::default(),
+            outbound_bytes: crate::session::DEFAULT_OUTBOUND_BYTES,
             realms: HashMap::new(),
             default_realm: true,
             state: Arc::default(),
@@ -204,15 +207,37 @@ impl Application {
         self
     }
 
-    /// Chooses what happens when a subscriber's client reads too slowly for
-    /// its bounded outbound queue (default: drop and count its events).
+    /// Chooses what happens to a slow subscriber, one whose outbound queue
+    /// has stayed full for the slow-subscriber timeout (default: its events
+    /// are dropped and counted; see [`SlowSubscriberPolicy`]).
     pub fn set_slow_subscriber_policy(&mut self, policy: SlowSubscriberPolicy) -> &mut Self {
-        self.config_mut().slow_subscribers = policy;
+        self.config_mut().slow_subscribers.policy = policy;
+        self
+    }
+
+    /// How long a subscriber's outbound queue may stay full before the
+    /// subscriber counts as slow (default 10 s): waiting publishers wait
+    /// for it that long, and then the [`SlowSubscriberPolicy`] applies.
+    pub fn set_slow_subscriber_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config_mut().slow_subscribers.timeout = timeout;
+        self
+    }
+
+    /// Bounds each session's outbound queue to `bytes` of encoded messages
+    /// (default 1 MiB): what a client that reads slowly can hold in server
+    /// memory. A message larger than the bound still goes through, alone.
+    /// Results wait for room; events follow the publisher's choice
+    /// ([`Session::publish`] drops, [`Session::publish_wait`] waits).
+    pub fn set_outbound_queue_limit(&mut self, bytes: usize) -> &mut Self {
+        self.config_mut().outbound_bytes = bytes;
         self
     }
 
     /// Publishes an event to every subscriber of `topic` in `realm`, from a
     /// handler, a background task or a feed from an external broker.
+    ///
+    /// Never waits: a subscriber whose outbound queue is full loses the
+    /// event (counted). [`Application::publish_wait`] waits for room.
     pub fn publish(
         &self,
         realm: &str,
@@ -220,19 +245,27 @@ impl Application {
         args: serverwamp_protocol::List,
         kwargs: serverwamp_protocol::Dict,
     ) -> PublishReport {
+        let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
         match self.brokers.get(realm) {
-            Some(broker) => broker.publish(
-                topic,
-                serverwamp_protocol::message::Payload::new(args, kwargs),
-                Default::default(),
-                None,
-                None,
-            ),
-            None => PublishReport {
-                publication: serverwamp_protocol::id::random_id(),
-                delivered: 0,
-                dropped: 0,
-            },
+            Some(broker) => broker.publish(Publication::new(topic, payload)),
+            None => PublishReport::nobody(),
+        }
+    }
+
+    /// Publishes an event to every subscriber of `topic` in `realm`,
+    /// waiting for room in full outbound queues as
+    /// [`Session::publish_wait`] does.
+    pub async fn publish_wait(
+        &self,
+        realm: &str,
+        topic: &str,
+        args: serverwamp_protocol::List,
+        kwargs: serverwamp_protocol::Dict,
+    ) -> PublishReport {
+        let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
+        match self.brokers.get(realm) {
+            Some(broker) => broker.publish_wait(Publication::new(topic, payload)).await,
+            None => PublishReport::nobody(),
         }
     }
 

@@ -445,31 +445,152 @@ async fn a_slow_subscriber_loses_events_not_the_publisher_its_pace() {
 }
 
 #[tokio::test]
-async fn a_slow_subscriber_can_be_closed_instead() {
+async fn a_burst_waits_for_a_reading_subscriber_and_arrives_whole() {
+    let (app, _) = app();
+    for sp in SUBPROTOCOLS {
+        let mut reader = Client::connect(&app, sp).await;
+        reader.join("realm1").await;
+        reader.send(json!([32, 1, {}, "hourly_updates"])).await;
+        let subscribed = reader.expect(json!([33, 1, "<id>"])).await;
+        let sub = subscribed.as_list().unwrap()[2].as_u64().unwrap();
+        // 4,000 events of 1 KiB: four times the outbound queue.
+        let big = "x".repeat(1024);
+        let publisher = {
+            let app = app.clone();
+            let big = big.clone();
+            tokio::spawn(async move {
+                let mut delivered = 0;
+                for i in 0..4_000u64 {
+                    let args = vec![Value::UInt(i), big.as_str().into()];
+                    let report = app
+                        .publish_wait("realm1", "hourly_updates", args, Dict::new())
+                        .await;
+                    assert_eq!(report.dropped, 0);
+                    delivered += report.delivered;
+                }
+                delivered
+            })
+        };
+        for i in 0..4_000u64 {
+            reader
+                .expect(json!([36, sub, "<id>", {}, [i, big.as_str()]]))
+                .await;
+        }
+        assert_eq!(publisher.await.unwrap(), 4_000, "[{sp}]");
+        let session = app.sessions().pop().expect("the session");
+        assert_eq!(session.dropped_events(), 0);
+        reader.send(json!([6, {}, "wamp.close.close_realm"])).await;
+        reader
+            .expect(json!([6, {}, "wamp.close.goodbye_and_out"]))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn the_outbound_queue_is_bounded_in_bytes() {
     let (mut app, _) = app();
-    app.set_slow_subscriber_policy(SlowSubscriberPolicy::CloseSession);
+    app.set_outbound_queue_limit(64 * 1024);
     let mut slow = Client::connect(&app, "wamp.2.msgpack").await;
     slow.join("realm1").await;
     slow.send(json!([32, 1, {}, "hourly_updates"])).await;
     slow.expect(json!([33, 1, "<id>"])).await;
+    // The client reads nothing: its pipe (256 KiB), the WebSocket buffer and
+    // the 64 KiB queue fill, then events are dropped. 1,000 events of 1 KiB
+    // are far more than all of those together.
     let big = "x".repeat(1024);
-    for _ in 0..20_000 {
-        app.publish(
+    let mut report = (0, 0);
+    for _ in 0..1_000 {
+        let r = app.publish(
             "realm1",
             "hourly_updates",
             vec![big.as_str().into()],
             Dict::new(),
         );
+        report = (report.0 + r.delivered, report.1 + r.dropped);
     }
-    // Read everything that was queued: the session ends.
-    let mut closed = false;
-    for _ in 0..30_000 {
-        if slow.recv().await.is_none() {
-            closed = true;
-            break;
+    let (delivered, dropped) = report;
+    assert_eq!(delivered + dropped, 1_000);
+    assert!(dropped > 0, "a bounded queue drops what does not fit");
+    assert!(
+        delivered < 400,
+        "at most the pipe and 64 KiB are queued: {delivered} delivered"
+    );
+    // The client reads again: it gets exactly the events that were queued.
+    let mut received = 0;
+    while received < delivered {
+        slow.expect(json!([36, "<id>", "<id>", {}, [big.as_str()]]))
+            .await;
+        received += 1;
+    }
+    assert_eq!(
+        app.sessions().pop().unwrap().dropped_events(),
+        dropped as u64
+    );
+}
+
+#[tokio::test]
+async fn a_full_queue_is_slow_only_past_the_timeout_then_the_policy_applies() {
+    let (mut app, _) = app();
+    app.set_slow_subscriber_policy(SlowSubscriberPolicy::CloseSession)
+        .set_slow_subscriber_timeout(Duration::from_millis(300));
+    let mut slow = Client::connect(&app, "wamp.2.json").await;
+    slow.join("realm1").await;
+    slow.send(json!([32, 1, {}, "hourly_updates"])).await;
+    slow.expect(json!([33, 1, "<id>"])).await;
+    let big = "x".repeat(1024);
+    let publish = |app: &Application| {
+        app.publish(
+            "realm1",
+            "hourly_updates",
+            vec![big.as_str().into()],
+            Dict::new(),
+        )
+    };
+    // A burst that overflows the queue drops events but, within the
+    // timeout, is not slowness: the session stays open.
+    let mut dropped = 0;
+    for _ in 0..3_000 {
+        dropped += publish(&app).dropped;
+    }
+    assert!(dropped > 0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(app.session_count(), 1, "a burst does not close a session");
+    // The writer has moved what the pipe takes; fill the queue up again.
+    while publish(&app).dropped == 0 {}
+    // A waiting publisher waits for the timeout, then the policy closes the
+    // session that still reads nothing.
+    let started = std::time::Instant::now();
+    let report = app
+        .publish_wait(
+            "realm1",
+            "hourly_updates",
+            vec![big.as_str().into()],
+            Dict::new(),
+        )
+        .await;
+    assert_eq!((report.delivered, report.dropped), (0, 1));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The client reads again: the queued events, then the GOODBYE that
+    // says why, then the end of the connection.
+    let mut events = 0;
+    loop {
+        let message = slow.recv().await.expect("the GOODBYE comes before the end");
+        let list = message.as_list().unwrap();
+        if list[0] == Value::UInt(36) {
+            events += 1;
+            continue;
         }
+        assert!(
+            support::matches(
+                &json!([6, {"message": "the client did not read its events fast enough"}, "wamp.close.killed"]),
+                &message
+            ),
+            "{message}"
+        );
+        break;
     }
-    assert!(closed, "the session that could not keep up was closed");
+    assert!(events > 0);
+    slow.expect_closed().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(app.session_count(), 0);
 }

@@ -284,14 +284,18 @@ struct FanoutParams {
     payload: Value,
 }
 
+/// Waits for room in the subscribers' outbound queues, so a subscriber that
+/// reads gets the whole burst, in order.
 async fn fanout(session: Session, Params(p): Params<FanoutParams>) -> u64 {
     let mut delivered = 0;
     for i in 0..p.count {
-        let report = session.publish(
-            "bench.events",
-            vec![i.into(), p.payload.clone()],
-            Dict::new(),
-        );
+        let report = session
+            .publish_wait(
+                "bench.events",
+                vec![i.into(), p.payload.clone()],
+                Dict::new(),
+            )
+            .await;
         delivered += report.delivered as u64;
     }
     delivered

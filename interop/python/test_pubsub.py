@@ -394,6 +394,62 @@ def test_bench_fanout_100_sessions(demo_url, serializer):
     run(test, timeout=45)
 
 
+BURST_EVENTS = 10_000
+BURST_PAYLOAD = "p" * 1024
+
+
+class CountingSink:
+    """Counts a burst's events and checks their order without keeping them."""
+
+    def __init__(self, payload: str) -> None:
+        self.payload = payload
+        self.count = 0
+        self.out_of_order: list = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, i, payload, details=None):
+        if i != self.count or payload != self.payload:
+            self.out_of_order.append((self.count, i))
+        self.count += 1
+        self._changed.set()
+
+    async def wait_count(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"expected {n} events, got {self.count}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+
+@pytest.mark.parametrize("count", [1000, BURST_EVENTS])
+def test_a_burst_reaches_a_reading_subscriber_whole_and_in_order(demo_url, serializer, count):
+    """A burst is not a slow consumer: `bench.fanout` waits for room in the
+    subscriber's outbound queue, so a subscriber that reads as fast as it can
+    gets every event (10,000 events of 1 KiB are 10 MiB, ten times the
+    default queue), in order, and the call counts them all."""
+    async def test():
+        subscriber = await join(demo_url, serializer)
+        caller = await join(demo_url, serializer)
+        try:
+            sink = CountingSink(BURST_PAYLOAD)
+            await subscriber.subscribe(sink, "bench.events")
+            delivered = await caller.call("bench.fanout", count=count, payload=BURST_PAYLOAD)
+            assert delivered == count
+            await sink.wait_count(count, 30)
+            assert sink.out_of_order == []
+            await asyncio.sleep(QUIET)
+            assert sink.count == count
+        finally:
+            await close_all(caller, subscriber)
+
+    run(test, timeout=60)
+
+
 # ---------------------------------------------------------------- realm `open`
 
 

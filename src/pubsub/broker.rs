@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serverwamp_protocol::id::{RouterScopeIds, random_id};
@@ -21,7 +22,48 @@ use crate::session::{SendError, Session};
 pub(crate) struct Broker {
     state: RwLock<State>,
     ids: RouterScopeIds,
-    policy: SlowSubscriberPolicy,
+    slow: SlowSubscribers,
+}
+
+/// What a realm does with subscribers whose outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlowSubscribers {
+    pub(crate) policy: SlowSubscriberPolicy,
+    /// How long a queue may stay full before its session counts as slow.
+    pub(crate) timeout: Duration,
+}
+
+impl Default for SlowSubscribers {
+    fn default() -> Self {
+        SlowSubscribers {
+            policy: SlowSubscriberPolicy::default(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One event to fan out.
+pub(crate) struct Publication<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) payload: Payload,
+    pub(crate) details: EventDetails,
+    /// Which subscribers a client's publication reaches (all without one).
+    pub(crate) audience: Option<&'a Audience<'a>>,
+    /// Only this session, if set.
+    pub(crate) only: Option<Id>,
+}
+
+impl<'a> Publication<'a> {
+    /// An event from the application, to every subscriber.
+    pub(crate) fn new(topic: &'a str, payload: Payload) -> Self {
+        Publication {
+            topic,
+            payload,
+            details: EventDetails::default(),
+            audience: None,
+            only: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -93,11 +135,11 @@ impl Encodings<'_> {
 }
 
 impl Broker {
-    pub(crate) fn new(policy: SlowSubscriberPolicy) -> Self {
+    pub(crate) fn new(slow: SlowSubscribers) -> Self {
         Broker {
             state: RwLock::default(),
             ids: RouterScopeIds::new(),
-            policy,
+            slow,
         }
     }
 
@@ -204,22 +246,71 @@ impl Broker {
         removed
     }
 
-    /// Publishes to every subscription matching `topic`, to the subscribers
-    /// `audience` admits (all of them without one), or only to `only`.
-    pub(crate) fn publish(
-        &self,
-        topic: &str,
-        payload: Payload,
-        details: EventDetails,
-        audience: Option<&Audience<'_>>,
-        only: Option<Id>,
-    ) -> PublishReport {
+    /// Publishes without waiting: a subscriber whose queue is full loses
+    /// the event (counted), and one whose queue has stayed full for the
+    /// slow-subscriber timeout meets the realm's policy.
+    pub(crate) fn publish(&self, publication: Publication<'_>) -> PublishReport {
+        let (mut report, full) = self.fan_out(publication);
+        for (session, _) in full {
+            let slow = session
+                .inner
+                .outbound
+                .full_since()
+                .is_some_and(|since| since.elapsed() >= self.slow.timeout);
+            self.drop_event(&session, slow);
+            report.dropped += 1;
+        }
+        report
+    }
+
+    /// Publishes, waiting for room in each full subscriber's queue until it
+    /// has been full for the slow-subscriber timeout; a subscriber still
+    /// full then meets the realm's policy.
+    pub(crate) async fn publish_wait(&self, publication: Publication<'_>) -> PublishReport {
+        let (mut report, full) = self.fan_out(publication);
+        if full.is_empty() {
+            return report;
+        }
+        let waits = full.into_iter().map(|(session, bytes)| async move {
+            let outbound = &session.inner.outbound;
+            let deadline = outbound.full_since().unwrap_or_else(Instant::now) + self.slow.timeout;
+            match outbound.send_encoded_until(bytes, deadline).await {
+                Ok(()) => Some(true),
+                Err(SendError::Closed) => None,
+                Err(SendError::Full) => {
+                    self.drop_event(&session, true);
+                    Some(false)
+                }
+            }
+        });
+        for outcome in futures_util::future::join_all(waits).await {
+            match outcome {
+                Some(true) => report.delivered += 1,
+                Some(false) => report.dropped += 1,
+                None => {}
+            }
+        }
+        report
+    }
+
+    /// Encodes the event (once per codec of each matching subscription) and
+    /// queues it for every subscriber with room. Returns the report so far
+    /// and the subscribers whose queue was full, with their bytes.
+    fn fan_out(&self, publication: Publication<'_>) -> (PublishReport, Vec<(Session, Bytes)>) {
+        let Publication {
+            topic,
+            payload,
+            details,
+            audience,
+            only,
+        } = publication;
         let publication = random_id();
         let mut report = PublishReport {
             publication,
             delivered: 0,
             dropped: 0,
         };
+        let mut full = Vec::new();
         let state = self.read();
         let mut matching: Vec<(Id, &Subscription)> = Vec::new();
         if let Some((id, sub)) = state
@@ -238,7 +329,7 @@ impl Broker {
                 .map(|(id, sub)| (*id, sub)),
         );
         if matching.is_empty() {
-            return report;
+            return (report, full);
         }
         let mut message = Message::Event(Event {
             subscription: publication,
@@ -264,10 +355,10 @@ impl Broker {
                 let Some(bytes) = encodings.get(session.inner.outbound.codec()) else {
                     return;
                 };
-                if self.deliver(subscriber, bytes) {
-                    report.delivered += 1;
-                } else {
-                    report.dropped += 1;
+                match self.deliver(subscriber, bytes) {
+                    Ok(()) => report.delivered += 1,
+                    Err((SendError::Full, bytes)) => full.push((session.clone(), bytes)),
+                    Err((SendError::Closed, _)) => {}
                 }
             };
             match only {
@@ -279,12 +370,12 @@ impl Broker {
                 None => sub.subscribers.values().for_each(&mut send_to),
             }
         }
-        report
+        (report, full)
     }
 
     /// Queues an event for one subscriber, or holds it until SUBSCRIBED is
-    /// out. Never waits: a full queue applies the slow-subscriber policy.
-    fn deliver(&self, subscriber: &Subscriber, bytes: Bytes) -> bool {
+    /// out. Never waits; a full queue gives the bytes back.
+    fn deliver(&self, subscriber: &Subscriber, bytes: Bytes) -> Result<(), (SendError, Bytes)> {
         if !subscriber.active.load(Ordering::Acquire) {
             let mut held = subscriber
                 .held
@@ -292,23 +383,41 @@ impl Broker {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(held) = held.as_mut() {
                 held.push(bytes);
-                return true;
+                return Ok(());
             }
         }
-        self.deliver_now(&subscriber.session, bytes)
+        let outbound = &subscriber.session.inner.outbound;
+        outbound
+            .try_send_encoded(bytes.clone())
+            .map_err(|e| (e, bytes))
     }
 
-    fn deliver_now(&self, session: &Session, bytes: Bytes) -> bool {
-        match session.inner.outbound.try_send_encoded(bytes) {
-            Ok(()) => true,
-            Err(SendError::Closed) => false,
-            Err(SendError::Full) => {
-                session.note_dropped_event();
-                if self.policy == SlowSubscriberPolicy::CloseSession {
-                    session.close_for_slowness();
-                }
-                false
-            }
+    /// Queues a held event now, dropping it if the queue is full.
+    fn deliver_now(&self, session: &Session, bytes: Bytes) {
+        if let Err(SendError::Full) = session.inner.outbound.try_send_encoded(bytes) {
+            self.drop_event(session, false);
+        }
+    }
+
+    /// Counts an event `session` lost to a full queue (logged at 1, 2, 4, …
+    /// lost events) and, when the session is `slow` (full past the timeout)
+    /// under [`SlowSubscriberPolicy::CloseSession`], closes it.
+    fn drop_event(&self, session: &Session, slow: bool) {
+        let dropped = session.note_dropped_event();
+        if dropped.is_power_of_two() {
+            tracing::warn!(
+                session = %session.id(),
+                dropped,
+                "events dropped: the client does not read them as fast as they are published"
+            );
+        }
+        if slow && self.slow.policy == SlowSubscriberPolicy::CloseSession {
+            tracing::warn!(
+                session = %session.id(),
+                full_for = ?self.slow.timeout,
+                "closing a session whose client stopped reading its events"
+            );
+            session.close_for_slowness();
         }
     }
 }
@@ -328,12 +437,12 @@ impl Brokers {
     }
 
     /// The realm's broker, made if no session of the realm is open.
-    pub(crate) fn get_or_create(&self, realm: &str, policy: SlowSubscriberPolicy) -> Arc<Broker> {
+    pub(crate) fn get_or_create(&self, realm: &str, slow: SlowSubscribers) -> Arc<Broker> {
         let mut map = self.lock();
         if let Some(broker) = map.get(realm).and_then(Weak::upgrade) {
             return broker;
         }
-        let broker = Arc::new(Broker::new(policy));
+        let broker = Arc::new(Broker::new(slow));
         map.insert(realm.to_owned(), Arc::downgrade(&broker));
         if map.len() > 64 && map.len().is_power_of_two() {
             map.retain(|_, b| b.strong_count() > 0);

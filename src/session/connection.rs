@@ -44,7 +44,8 @@ pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
     mut reader: R,
     writer: W,
 ) {
-    let (outbound, queue) = Outbound::channel(codec, writer.max_message_len());
+    let (outbound, queue) =
+        Outbound::channel(codec, writer.max_message_len(), app.config.outbound_bytes);
     let (stop_writer, writer_stopped) = oneshot::channel();
     // The writer drains the session's one outbound queue. It runs in this
     // same task, beside the session, rather than in a task of its own: a
@@ -392,7 +393,7 @@ impl Connection {
                         // not hold up its own close.
                         if self
                             .outbound
-                            .try_send_message(&goodbye(&reason, message))
+                            .send_message_unbudgeted(&goodbye(&reason, message))
                             .is_err()
                         {
                             self.phase = Phase::Open(open);
@@ -405,7 +406,9 @@ impl Connection {
                 Flow::Continue
             }
             Control::CloseNow { reason, message } => {
-                let _ = self.outbound.try_send_message(&goodbye(&reason, message));
+                let _ = self
+                    .outbound
+                    .send_message_unbudgeted(&goodbye(&reason, message));
                 Flow::Stop
             }
             Control::Kill => Flow::Stop,
@@ -421,7 +424,7 @@ impl Connection {
             tracing::info!(silent_for = ?heard.elapsed(), "closing a connection whose peer stopped answering");
             return Flow::Stop;
         }
-        self.outbound.try_ping();
+        self.outbound.ping();
         Flow::Continue
     }
 

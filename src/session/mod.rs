@@ -12,16 +12,16 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use serverwamp_protocol::message::{EventDetails, Goodbye, Message, Payload};
+use serverwamp_protocol::message::{Goodbye, Message, Payload};
 use serverwamp_protocol::well_known::close;
 use serverwamp_protocol::{Dict, Id, List};
 
 pub(crate) use calls::CallState;
 pub(crate) use connection::run_connection;
-pub(crate) use outbound::{Outbound, SendError, encode_record};
+pub(crate) use outbound::{DEFAULT_OUTBOUND_BYTES, Outbound, SendError, encode_record};
 
 use crate::pubsub::PublishReport;
-use crate::pubsub::broker::Broker;
+use crate::pubsub::broker::{Broker, Publication};
 use crate::transport::TransportInfo;
 
 /// How a session authenticated, as announced in its WELCOME.
@@ -180,36 +180,62 @@ impl Session {
     /// session that is not subscribed to the topic gets nothing. An event
     /// sent while the subscription is being set up is held until the
     /// client has its SUBSCRIBED.
+    ///
+    /// Never waits: if the session's outbound queue is full the event is
+    /// dropped and counted ([`Session::dropped_events`]);
+    /// [`Session::send_event_wait`] waits for room instead.
     pub fn send_event(&self, topic: &str, args: List, kwargs: Dict) -> bool {
         let Some(broker) = self.inner.broker.upgrade() else {
             return false;
         };
-        let report = broker.publish(
-            topic,
-            Payload::new(args, kwargs),
-            EventDetails::default(),
-            None,
-            Some(self.id()),
-        );
-        report.delivered > 0
+        let mut publication = Publication::new(topic, Payload::new(args, kwargs));
+        publication.only = Some(self.id());
+        broker.publish(publication).delivered > 0
+    }
+
+    /// Sends an event to this session alone, as [`Session::send_event`]
+    /// does, waiting while its outbound queue is full, up to the
+    /// application's slow-subscriber timeout
+    /// ([`Application::set_slow_subscriber_timeout`](crate::Application::set_slow_subscriber_timeout)).
+    pub async fn send_event_wait(&self, topic: &str, args: List, kwargs: Dict) -> bool {
+        let Some(broker) = self.inner.broker.upgrade() else {
+            return false;
+        };
+        let mut publication = Publication::new(topic, Payload::new(args, kwargs));
+        publication.only = Some(self.id());
+        broker.publish_wait(publication).await.delivered > 0
     }
 
     /// Publishes an event to every subscriber of `topic` in this session's
     /// realm (this session included, if subscribed).
+    ///
+    /// Never waits: a subscriber whose outbound queue is full loses the
+    /// event (counted in the report and in its
+    /// [`Session::dropped_events`]). Use [`Session::publish_wait`] for
+    /// bursts that must arrive whole.
     pub fn publish(&self, topic: &str, args: List, kwargs: Dict) -> PublishReport {
         match self.inner.broker.upgrade() {
-            Some(broker) => broker.publish(
-                topic,
-                Payload::new(args, kwargs),
-                EventDetails::default(),
-                None,
-                None,
-            ),
-            None => PublishReport {
-                publication: serverwamp_protocol::id::random_id(),
-                delivered: 0,
-                dropped: 0,
-            },
+            Some(broker) => broker.publish(Publication::new(topic, Payload::new(args, kwargs))),
+            None => PublishReport::nobody(),
+        }
+    }
+
+    /// Publishes an event to every subscriber of `topic` in this session's
+    /// realm, waiting for room in the outbound queue of each subscriber
+    /// whose queue is full.
+    ///
+    /// A subscriber that reads gets every event of a burst, in order, however
+    /// long the burst: the publisher goes at the pace of its subscribers. A
+    /// subscriber whose queue has stayed full for the slow-subscriber timeout
+    /// (10 s by default) is not waited for: it meets the
+    /// [`SlowSubscriberPolicy`](crate::pubsub::SlowSubscriberPolicy).
+    pub async fn publish_wait(&self, topic: &str, args: List, kwargs: Dict) -> PublishReport {
+        match self.inner.broker.upgrade() {
+            Some(broker) => {
+                let publication = Publication::new(topic, Payload::new(args, kwargs));
+                broker.publish_wait(publication).await
+            }
+            None => PublishReport::nobody(),
         }
     }
 
@@ -219,8 +245,9 @@ impl Session {
         self.inner.dropped_events.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn note_dropped_event(&self) {
-        self.inner.dropped_events.fetch_add(1, Ordering::Relaxed);
+    /// Counts one dropped event; returns the count so far.
+    pub(crate) fn note_dropped_event(&self) -> u64 {
+        self.inner.dropped_events.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Asks the connection to close a session that cannot keep up.

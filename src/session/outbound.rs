@@ -1,23 +1,38 @@
-//! The one bounded queue through which everything reaches a session's
-//! client, and the writer task that drains it.
+//! The one queue through which everything reaches a session's client, bounded
+//! in bytes, and the writer that drains it.
+//!
+//! Senders take room in the queue's byte budget before queuing a record and
+//! the writer gives it back once the record is in the transport, so a client
+//! that reads slowly holds at most the budget (1 MiB by default) in its
+//! queue. Senders choose how to meet a full queue: wait for room (results,
+//! and events published with the waiting variants), give up at once
+//! (non-blocking events), or wait until a deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serverwamp_protocol::{Codec, Message};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
 
 use crate::transport::FrameWriter;
 
-/// How many encoded messages may wait for one slow client before senders
-/// wait in turn.
-pub(crate) const OUTBOUND_CAPACITY: usize = 256;
+/// The default byte budget of one session's outbound queue.
+pub(crate) const DEFAULT_OUTBOUND_BYTES: usize = 1024 * 1024;
 
 /// Largest batched frame the writer builds from queued messages.
 const MAX_BATCH_FRAME: usize = 64 * 1024;
 
-/// Why a message could not be queued without waiting.
+/// How long the writer keeps writing what is queued once its session has
+/// ended; a client that reads nothing does not hold its connection open.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SendError {
-    /// The client is not reading fast enough.
+    /// The queue has no room (and the sender would not wait, or waited
+    /// until its deadline).
     Full,
     /// The connection is gone.
     Closed,
@@ -34,17 +49,67 @@ pub(crate) fn encode_record(
     Ok(Bytes::from(out))
 }
 
-/// The sending side of a session's outbound queue: encodes with the
-/// connection's codec and queues the bytes for the writer task.
-#[derive(Clone)]
-pub(crate) struct Outbound {
-    tx: mpsc::Sender<Outgoing>,
-    codec: Codec,
+/// The state the senders and the writer of one queue share.
+struct Queue {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Free bytes of the budget, as permits; closed when the writer stops.
+    room: Semaphore,
+    /// The budget in bytes.
+    capacity: u32,
     /// The longest message the peer accepts, if the transport knows one.
     max_len: Option<usize>,
+    /// When a sender first found the queue full, in milliseconds since
+    /// [`EPOCH`] plus one; 0 while it is not full. Cleared once the writer
+    /// has drained the queue below half its budget.
+    full_since: AtomicU64,
 }
 
-/// What the writer task sends.
+/// The origin of [`Queue::full_since`].
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+impl Queue {
+    /// The budget a record of `len` bytes takes: its length, but never more
+    /// than the whole budget, so a record larger than the budget still goes
+    /// through once the queue is empty.
+    fn charge(&self, len: usize) -> u32 {
+        u32::try_from(len)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.capacity)
+    }
+
+    fn mark_full(&self) {
+        let now = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .full_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Gives a written record's bytes back to the budget.
+    fn release(&self, len: usize) {
+        self.give_back(self.charge(len) as usize);
+    }
+
+    /// Gives `permits` back to the budget; clears the full mark once at
+    /// least half the budget is free.
+    fn give_back(&self, permits: usize) {
+        self.room.add_permits(permits);
+        if self.full_since.load(Ordering::Acquire) != 0
+            && self.room.available_permits() >= self.capacity as usize / 2
+        {
+            self.full_since.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// The sending side of a session's outbound queue: encodes with the
+/// connection's codec and queues the bytes for the writer.
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    queue: Arc<Queue>,
+    codec: Codec,
+}
+
+/// What the writer sends.
 pub(crate) enum Outgoing {
     /// One encoded message (framed for a batch when the codec is batched).
     Record(Bytes),
@@ -52,19 +117,38 @@ pub(crate) enum Outgoing {
     Ping,
 }
 
+/// The receiving side of an outbound queue, for [`run_writer`].
+pub(crate) struct OutboundReceiver {
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    queue: Arc<Queue>,
+}
+
 impl Outbound {
-    /// A queue and its receiving end for [`run_writer`].
+    /// A queue of `capacity` bytes and its receiving end for [`run_writer`].
     pub(crate) fn channel(
         codec: Codec,
         max_len: Option<usize>,
-    ) -> (Self, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
-        (Outbound { tx, codec, max_len }, rx)
+        capacity: usize,
+    ) -> (Self, OutboundReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX).max(1);
+        let queue = Arc::new(Queue {
+            tx,
+            room: Semaphore::new(capacity as usize),
+            capacity,
+            max_len,
+            full_since: AtomicU64::new(0),
+        });
+        let receiver = OutboundReceiver {
+            rx,
+            queue: queue.clone(),
+        };
+        (Outbound { queue, codec }, receiver)
     }
 
     /// Whether an encoded message is longer than the peer accepts.
     pub(crate) fn too_long(&self, encoded: &[u8]) -> bool {
-        self.max_len.is_some_and(|max| encoded.len() > max)
+        self.queue.max_len.is_some_and(|max| encoded.len() > max)
     }
 
     /// Encodes `message` into one record (framed for a batch when the codec
@@ -76,20 +160,60 @@ impl Outbound {
         encode_record(self.codec, message)
     }
 
-    /// Queues already encoded bytes if there is room, without waiting.
-    pub(crate) fn try_send_encoded(&self, bytes: Bytes) -> Result<(), SendError> {
-        self.tx
-            .try_send(Outgoing::Record(bytes))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => SendError::Full,
-                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-            })
+    fn enqueue(&self, bytes: Bytes) -> Result<(), SendError> {
+        self.queue
+            .tx
+            .send(Outgoing::Record(bytes))
+            .map_err(|_| SendError::Closed)
     }
 
-    /// Encodes and queues a message if there is room, without waiting.
-    pub(crate) fn try_send_message(&self, message: &Message) -> Result<(), SendError> {
-        let bytes = self.encode(message).map_err(|_| SendError::Closed)?;
-        self.try_send_encoded(bytes)
+    /// Queues already encoded bytes if there is room, without waiting. A
+    /// full queue is remembered as full from now (see
+    /// [`Outbound::full_since`]).
+    pub(crate) fn try_send_encoded(&self, bytes: Bytes) -> Result<(), SendError> {
+        match self
+            .queue
+            .room
+            .try_acquire_many(self.queue.charge(bytes.len()))
+        {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::NoPermits) => {
+                self.queue.mark_full();
+                return Err(SendError::Full);
+            }
+            Err(TryAcquireError::Closed) => return Err(SendError::Closed),
+        }
+        self.enqueue(bytes)
+    }
+
+    /// Queues already encoded bytes, waiting for room until `deadline`.
+    pub(crate) async fn send_encoded_until(
+        &self,
+        bytes: Bytes,
+        deadline: Instant,
+    ) -> Result<(), SendError> {
+        match self.try_send_encoded(bytes.clone()) {
+            Err(SendError::Full) => {}
+            done => return done,
+        }
+        let room = self.queue.room.acquire_many(self.queue.charge(bytes.len()));
+        match tokio::time::timeout_at(deadline.into(), room).await {
+            Ok(Ok(permit)) => permit.forget(),
+            Ok(Err(_)) => return Err(SendError::Closed),
+            Err(_) => return Err(SendError::Full),
+        }
+        self.enqueue(bytes)
+    }
+
+    /// Queues already encoded bytes, waiting while the queue is full.
+    /// Returns false if the session is gone.
+    pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
+        let room = self.queue.room.acquire_many(self.queue.charge(bytes.len()));
+        match room.await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false,
+        }
+        self.enqueue(bytes).is_ok()
     }
 
     /// Encodes and queues a message, waiting while the queue is full.
@@ -105,15 +229,26 @@ impl Outbound {
         }
     }
 
-    /// Queues already encoded bytes, waiting while the queue is full.
-    pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
-        self.tx.send(Outgoing::Record(bytes)).await.is_ok()
+    /// Encodes and queues a message outside the budget: for the one GOODBYE
+    /// that closes a session whose queue may be full. The writer sends it
+    /// after what is queued before it.
+    pub(crate) fn send_message_unbudgeted(&self, message: &Message) -> Result<(), SendError> {
+        let bytes = self.encode(message).map_err(|_| SendError::Closed)?;
+        self.enqueue(bytes)
     }
 
-    /// Asks the writer to ping the peer, unless the queue is full (then the
-    /// peer has plenty to read already).
-    pub(crate) fn try_ping(&self) {
-        let _ = self.tx.try_send(Outgoing::Ping);
+    /// Since when the queue has been full: set when a sender first finds no
+    /// room, cleared once the writer has drained it below half its budget.
+    pub(crate) fn full_since(&self) -> Option<Instant> {
+        match self.queue.full_since.load(Ordering::Acquire) {
+            0 => None,
+            millis => Some(*EPOCH + Duration::from_millis(millis - 1)),
+        }
+    }
+
+    /// Asks the writer to ping the peer.
+    pub(crate) fn ping(&self) {
+        let _ = self.queue.tx.send(Outgoing::Ping);
     }
 
     /// The connection's codec.
@@ -129,15 +264,18 @@ impl Outbound {
 
 /// Drains the queue into the transport: feeds everything queued, then
 /// flushes once; for batched codecs, joins queued records into one frame.
-/// When `stop` fires, writes what is already queued, then closes the
-/// transport. (Senders may outlive the connection in handles that users
-/// keep, so the queue closing cannot be the signal.)
+/// When `stop` fires, writes what is already queued (for at most
+/// [`DRAIN_TIMEOUT`]), then closes the transport. (Senders may outlive the
+/// connection in handles that users keep, so the queue closing cannot be the
+/// signal.)
 pub(crate) async fn run_writer<W: FrameWriter>(
-    mut rx: mpsc::Receiver<Outgoing>,
+    receiver: OutboundReceiver,
     mut writer: W,
     batched: bool,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let OutboundReceiver { mut rx, queue } = receiver;
+    let mut draining = None;
     loop {
         let first = tokio::select! {
             biased;
@@ -145,41 +283,62 @@ pub(crate) async fn run_writer<W: FrameWriter>(
                 Some(first) => first,
                 None => break,
             },
-            _ = &mut stop => {
+            _ = &mut stop, if draining.is_none() => {
                 rx.close();
-                match rx.try_recv() {
-                    Ok(first) => first,
-                    Err(_) => break,
+                draining = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                continue;
+            }
+        };
+        let write = async {
+            match first {
+                Outgoing::Ping => writer.ping().await,
+                Outgoing::Record(record) => {
+                    write_queued(record, &mut rx, &mut writer, &queue, batched).await
                 }
             }
         };
-        let written = match first {
-            Outgoing::Ping => writer.ping().await,
-            Outgoing::Record(record) => write_queued(record, &mut rx, &mut writer, batched).await,
+        let written = match draining {
+            None => write.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, write).await {
+                Ok(written) => written,
+                Err(_) => {
+                    tracing::debug!("the client read nothing while its session closed");
+                    break;
+                }
+            },
         };
         if written.is_err() {
             break;
         }
     }
-    writer.close().await;
+    // Senders still waiting for room learn that the session is gone.
+    queue.room.close();
+    if draining.is_none_or(|deadline| tokio::time::Instant::now() < deadline) {
+        let close = writer.close();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, close).await;
+    }
 }
 
 /// Writes `first` and the records queued behind it, then flushes. A ping in
 /// the queue ends the run (it is sent, then the loop goes on).
 async fn write_queued<W: FrameWriter>(
     first: Bytes,
-    rx: &mut mpsc::Receiver<Outgoing>,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
     writer: &mut W,
+    queue: &Queue,
     batched: bool,
 ) -> Result<(), crate::transport::TransportError> {
     let mut ping = false;
     if batched {
+        // Records joined into the frame give their room back once it is in.
+        let mut charged = queue.charge(first.len()) as usize;
         let mut frame: Option<Vec<u8>> = None;
         while frame.as_ref().is_none_or(|f| f.len() < MAX_BATCH_FRAME) {
             match rx.try_recv() {
                 Ok(Outgoing::Record(next)) => {
                     let frame = frame.get_or_insert_with(|| first.to_vec());
                     frame.extend_from_slice(&next);
+                    charged += queue.charge(next.len()) as usize;
                 }
                 Ok(Outgoing::Ping) => {
                     ping = true;
@@ -192,11 +351,18 @@ async fn write_queued<W: FrameWriter>(
             Some(frame) => writer.feed(Bytes::from(frame)).await?,
             None => writer.feed(first).await?,
         }
+        queue.give_back(charged);
     } else {
+        let len = first.len();
         writer.feed(first).await?;
+        queue.release(len);
         loop {
             match rx.try_recv() {
-                Ok(Outgoing::Record(next)) => writer.feed(next).await?,
+                Ok(Outgoing::Record(next)) => {
+                    let len = next.len();
+                    writer.feed(next).await?;
+                    queue.release(len);
+                }
                 Ok(Outgoing::Ping) => {
                     ping = true;
                     break;

@@ -13,7 +13,7 @@ use serverwamp_protocol::{Id, MatchPolicy, Value};
 use super::auth::not_authorized;
 use super::{Connection, Flow, Phase};
 use crate::auth::Action;
-use crate::pubsub::broker::{Audience, Broker};
+use crate::pubsub::broker::{Audience, Broker, Publication};
 use crate::pubsub::{Teardown, Topic, TopicContext};
 use crate::rpc::RpcError;
 use crate::session::Session;
@@ -198,13 +198,13 @@ impl Connection {
                 publisher: Some(&session),
                 options: &publish.options,
             };
-            let report = broker.publish(
-                &publish.topic,
-                publish.payload.clone(),
+            let report = broker.publish(Publication {
+                topic: &publish.topic,
+                payload: publish.payload.clone(),
                 details,
-                Some(&audience),
-                None,
-            );
+                audience: Some(&audience),
+                only: None,
+            });
             Ok(report.publication)
         } else {
             Err(RpcError::new(error::NOT_AUTHORIZED).arg(format!(
