@@ -40,8 +40,11 @@ fn app() -> (Application, Arc<AtomicUsize>) {
     app.set_authentication_timeout(Duration::from_millis(300));
     app.realm("tickets")
         .set_ticket_authenticator(|s: NewSession, ticket: String| async move {
-            (s.authid() == Some("alice") && ticket == "secret123")
-                .then(|| Authenticated::new(User("alice".into())).authrole("admin"))
+            (s.authid() == Some("alice") && ticket == "secret123").then(|| {
+                Authenticated::new(User("alice".into()))
+                    .authid("alice")
+                    .authrole("admin")
+            })
         });
     app.realm("cra").set_cra_handlers(
         |s: NewSession| async move {
@@ -68,7 +71,7 @@ fn app() -> (Application, Arc<AtomicUsize>) {
         })
         .set_ticket_authenticator(|s: NewSession, ticket: String| async move {
             (s.authid() == Some("alice") && ticket == "secret123")
-                .then(|| Authenticated::new(User("alice".into())))
+                .then(|| Authenticated::new(User("alice".into())).authid("alice"))
         });
     app.realm("custom")
         .set_auth_handler(|s: NewSession, mut challenger: Challenger| async move {
@@ -366,9 +369,107 @@ async fn realms_without_authenticators_admit_anonymous_sessions() {
     for sp in SUBPROTOCOLS {
         let mut c = Client::connect(&app, sp).await;
         hello(&mut c, "realm1", "someone", &["ticket"]).await;
-        c.expect(json!([2, "<id>", {"authid": "someone", "authrole": "anonymous", "authmethod": "anonymous"}]))
+        c.expect(json!([2, "<id>", {"authrole": "anonymous", "authmethod": "anonymous"}]))
             .await;
         c.send(json!([48, 1, {}, "whoami"])).await;
         c.expect(json!([50, 1, {}, [], {"user": null}])).await;
+    }
+}
+
+/// The CHALLENGE.Extra and challenge fields of a WAMP-CRA HELLO for `authid`.
+async fn cra_challenge(app: &Application, sp: &str, authid: &str) -> (serde_json::Value, Dict) {
+    let mut c = Client::connect(app, sp).await;
+    hello(&mut c, "cra", authid, &["wampcra"]).await;
+    let (challenge, extra) = challenge_of(&c.expect(json!([4, "wampcra", "*"])).await);
+    let fields = serde_json::from_str(&challenge).expect("the challenge is JSON");
+    (fields, extra)
+}
+
+/// The parts of a WAMP-CRA challenge that would tell a known name from an
+/// unknown one: every key, and the values that are not per-session.
+fn cra_shape(
+    fields: &serde_json::Value,
+    extra: &Dict,
+) -> (Vec<String>, Vec<String>, String, String) {
+    let mut field_keys: Vec<String> = fields.as_object().unwrap().keys().cloned().collect();
+    field_keys.sort();
+    let mut extra_keys: Vec<String> = extra.keys().cloned().collect();
+    extra_keys.sort();
+    let role = fields["authrole"].as_str().unwrap().to_owned();
+    let provider = fields["authprovider"].as_str().unwrap().to_owned();
+    (field_keys, extra_keys, role, provider)
+}
+
+#[tokio::test]
+async fn wampcra_challenges_for_unknown_authids_look_like_real_ones() {
+    let (app, _) = app();
+    let sp = "wamp.2.json";
+    // After a plain principal: the same fields, role and provider.
+    let (bob, bob_extra) = cra_challenge(&app, sp, "bob").await;
+    let (mallory, mallory_extra) = cra_challenge(&app, sp, "mallory").await;
+    assert_eq!(
+        cra_shape(&bob, &bob_extra),
+        cra_shape(&mallory, &mallory_extra)
+    );
+    assert_eq!(mallory["authid"], "mallory");
+    // Once salted secrets are in use: salted, with the same parameters, a
+    // salt of the same length that stays the same for the same name, and
+    // differs between names.
+    let (carol, carol_extra) = cra_challenge(&app, sp, "carol").await;
+    let (mallory, mallory_extra) = cra_challenge(&app, sp, "mallory").await;
+    assert_eq!(
+        cra_shape(&carol, &carol_extra),
+        cra_shape(&mallory, &mallory_extra)
+    );
+    assert_eq!(mallory_extra["iterations"], carol_extra["iterations"]);
+    assert_eq!(mallory_extra["keylen"], carol_extra["keylen"]);
+    let salt = mallory_extra["salt"].as_str().unwrap().to_owned();
+    assert_eq!(salt.len(), "salt123".len());
+    let (_, again) = cra_challenge(&app, sp, "mallory").await;
+    assert_eq!(again["salt"].as_str(), Some(salt.as_str()));
+    let (_, other) = cra_challenge(&app, sp, "trudy").await;
+    assert_ne!(other["salt"].as_str(), Some(salt.as_str()));
+}
+
+#[tokio::test]
+async fn an_authid_the_authenticator_did_not_vouch_for_is_not_kept() {
+    let (app, _) = app();
+    for sp in SUBPROTOCOLS {
+        // Anonymous: the session ID, whatever HELLO claimed.
+        let mut c = Client::connect(&app, sp).await;
+        hello(&mut c, "realm1", "admin", &["anonymous"]).await;
+        let welcome = c
+            .expect(json!([2, "<id>", {"authmethod": "anonymous"}]))
+            .await;
+        let list = welcome.as_list().unwrap();
+        let id = list[1].as_u64().unwrap();
+        assert_eq!(
+            list[2].as_dict().unwrap()["authid"],
+            Value::from(id.to_string())
+        );
+        // A transport authenticator that names nobody: the session ID too.
+        let mut c = Client::connect_with(&app, sp, &[("Cookie", "myName=Jeff")]).await;
+        hello(&mut c, "cookies", "admin", &[]).await;
+        let welcome = c
+            .expect(json!([2, "<id>", {"authmethod": "transport"}]))
+            .await;
+        let list = welcome.as_list().unwrap();
+        let id = list[1].as_u64().unwrap();
+        assert_eq!(
+            list[2].as_dict().unwrap()["authid"],
+            Value::from(id.to_string())
+        );
+        // A ticket check that names the principal: that name.
+        let mut c = Client::connect(&app, sp).await;
+        hello(&mut c, "tickets", "alice", &["ticket"]).await;
+        c.expect(json!([4, "ticket", {}])).await;
+        c.send(json!([5, "secret123", {}])).await;
+        c.expect(json!([2, "<id>", {"authid": "alice"}])).await;
+        // WAMP-CRA proves the authid itself: it stays.
+        let mut c = Client::connect(&app, sp).await;
+        hello(&mut c, "cra", "bob", &["wampcra"]).await;
+        let (challenge, _) = challenge_of(&c.expect(json!([4, "wampcra", "*"])).await);
+        c.send(json!([5, sign(b"bobsecret", &challenge), {}])).await;
+        c.expect(json!([2, "<id>", {"authid": "bob"}])).await;
     }
 }

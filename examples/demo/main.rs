@@ -120,10 +120,14 @@ struct DemoIdentity {
     name: String,
 }
 
+/// The identity of `name`, who is also the session's authid (an
+/// authenticator vouches for the authid it sets; one it leaves unset
+/// becomes the session ID, never the name a client claimed in HELLO).
 fn identity(name: &str) -> Authenticated {
     Authenticated::new(DemoIdentity {
         name: name.to_owned(),
     })
+    .authid(name)
 }
 
 /// `tickets` and `mixed`: alice with ticket secret123.
@@ -167,7 +171,7 @@ async fn scram_requirement(session: NewSession) -> Option<ScramRequirement> {
 const ERIN_PUBLIC_KEY: &str = "47e034885aa937f5448cdefe72d68a03774d6c148cfea46e374725cbd096ed36";
 
 async fn cryptosign_principal(_session: NewSession, public_key: String) -> Option<Authenticated> {
-    (public_key == ERIN_PUBLIC_KEY).then(|| identity("erin").authid("erin"))
+    (public_key == ERIN_PUBLIC_KEY).then(|| identity("erin"))
 }
 
 /// `cookies` and `mixed`: the cookie myName=Jeff.

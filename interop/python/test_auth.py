@@ -247,6 +247,62 @@ def test_cra_refused(demo_url, serializer, authid, secret):
     run(test)
 
 
+def cra_challenge_shape(challenge: message.Challenge) -> tuple:
+    """What of a WAMP-CRA CHALLENGE could tell a known authid from an
+    unknown one: the extra's keys, the challenge's keys, role and provider,
+    and the salting parameters."""
+    fields = json.loads(challenge.extra["challenge"])
+    return (
+        sorted(challenge.extra),
+        sorted(fields),
+        fields["authrole"],
+        fields["authprovider"],
+        challenge.extra.get("iterations"),
+        challenge.extra.get("keylen"),
+        len(challenge.extra.get("salt", "")),
+    )
+
+
+async def cra_challenge_of(url: str, serializer: str, authid: str) -> message.Challenge:
+    s = await open_session(
+        url, serializer, "cra", authmethods=["wampcra"], authid=authid, on_challenge=wampcra("guess"),
+    )
+    [challenge] = challenges(s)
+    return challenge
+
+
+def test_cra_unknown_authids_get_challenges_like_known_ones(demo_url, serializer):
+    """A client cannot tell valid user names from the challenges: an
+    unknown authid's challenge has the same fields, role, provider and
+    salting as a real principal's (salted, as carol's, once salted secrets
+    are in use), and a salt that stays the same for the same name."""
+
+    async def test():
+        real = await cra_challenge_of(demo_url, serializer, "carol")
+        fake = await cra_challenge_of(demo_url, serializer, "mallory")
+        assert cra_challenge_shape(fake) == cra_challenge_shape(real), fake.extra
+        again = await cra_challenge_of(demo_url, serializer, "mallory")
+        assert again.extra["salt"] == fake.extra["salt"]
+        other = await cra_challenge_of(demo_url, serializer, "trudy")
+        assert other.extra["salt"] != fake.extra["salt"]
+
+    run(test)
+
+
+def test_a_claimed_authid_is_not_kept_unverified(demo_url, serializer):
+    """An anonymous session that claims an authid in HELLO gets its session
+    ID as authid, not the claimed name."""
+
+    async def test():
+        s = await join(demo_url, serializer, "realm1", authid="admin")
+        details = s.joined.result()
+        assert details.authid == str(details.session)
+        assert (await whoami(s))["authid"] == str(details.session)
+        await s.close()
+
+    run(test)
+
+
 def test_cra_unsalted_answer_for_salted_user_refused(demo_url, serializer):
     """carol's answer must use the derived key, not the plain secret."""
 

@@ -64,6 +64,28 @@ impl CraRequirement {
     }
 }
 
+/// What the WAMP-CRA challenges of a realm's real principals look like: the
+/// latest one's role and provider, and the salting in use (the latest salted
+/// principal's), if any principal has a salted secret.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CraShape {
+    pub(crate) authrole: Option<String>,
+    pub(crate) authprovider: Option<String>,
+    /// Salt length, iterations and key length.
+    pub(crate) salting: Option<(usize, u32, u32)>,
+}
+
+impl CraShape {
+    /// Learns from a real principal's requirement.
+    pub(crate) fn learn(&mut self, requirement: &CraRequirement) {
+        self.authrole = Some(requirement.authrole.clone());
+        self.authprovider = Some(requirement.authprovider.clone());
+        if let Some(salt) = &requirement.salt {
+            self.salting = Some((salt.salt.len(), salt.iterations, salt.keylen));
+        }
+    }
+}
+
 /// Provides a WAMP-CRA requirement for a session (`None`: unknown principal).
 pub(crate) type CraRequirementProvider =
     Arc<dyn Fn(NewSession) -> AuthFuture<Option<CraRequirement>> + Send + Sync>;
@@ -112,6 +134,9 @@ pub(crate) enum ChallengeMethod {
     Cra {
         requirement: CraRequirementProvider,
         identity: Authenticator<NewSession>,
+        /// What real principals' challenges look like, so that challenges
+        /// for unknown principals look the same.
+        typical: Arc<std::sync::Mutex<CraShape>>,
     },
     Scram {
         requirement: ScramRequirementProvider,
@@ -250,6 +275,7 @@ macro_rules! auth_builder_methods {
             self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Cra {
                 requirement,
                 identity: $crate::auth::config::boxed(identity),
+                typical: std::sync::Arc::default(),
             });
             self
         }

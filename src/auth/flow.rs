@@ -3,7 +3,9 @@
 use serverwamp_protocol::message::ChallengeExtra;
 use serverwamp_protocol::well_known::error;
 
-use super::config::{ChallengeMethod, CraRequirement, RealmAuth, ScramKdf, ScramRequirement};
+use super::config::{
+    ChallengeMethod, CraRequirement, CraShape, RealmAuth, ScramKdf, ScramRequirement,
+};
 use super::scram::{self, ScramDialect};
 use super::{AuthAbort, Authenticated, Challenger, NewSession, cra, cryptosign};
 
@@ -18,19 +20,23 @@ pub(crate) struct AuthOutcome {
 }
 
 impl AuthOutcome {
-    /// Fills what the authenticator left open.
+    /// Fills what the authenticator left open. The authid is the one the
+    /// authenticator set; else `proven_authid`, the HELLO's authid when the
+    /// method itself proved it (WAMP-CRA and WAMP-SCRAM look the credential
+    /// up by it); else the session ID. An authid a client only claimed in
+    /// HELLO is never kept.
     fn decide(
         authenticated: Authenticated,
         session: &NewSession,
+        proven_authid: Option<&str>,
         authmethod: &str,
-        default_role: &str,
-        default_provider: &str,
+        (default_role, default_provider): (&str, &str),
     ) -> Self {
         AuthOutcome {
             authid: authenticated
                 .authid
                 .clone()
-                .or_else(|| session.authid.clone())
+                .or_else(|| proven_authid.map(str::to_owned))
                 .unwrap_or_else(|| session.session.to_string()),
             authrole: authenticated
                 .authrole
@@ -59,18 +65,18 @@ pub(crate) async fn authenticate(
         return Ok(AuthOutcome::decide(
             authenticated,
             &session,
+            None,
             "custom",
-            "user",
-            "custom",
+            ("user", "custom"),
         ));
     }
     if auth.is_open() {
         return Ok(AuthOutcome::decide(
             Authenticated::anonymous(),
             &session,
+            None,
             "anonymous",
-            "anonymous",
-            "static",
+            ("anonymous", "static"),
         ));
     }
     for authenticator in &auth.transport {
@@ -78,9 +84,9 @@ pub(crate) async fn authenticate(
             return Ok(AuthOutcome::decide(
                 authenticated,
                 &session,
+                None,
                 "transport",
-                "user",
-                "transport",
+                ("user", "transport"),
             ));
         }
     }
@@ -107,9 +113,22 @@ pub(crate) async fn authenticate(
         ChallengeMethod::Cra {
             requirement,
             identity,
+            typical,
         } => {
             let requirement = requirement(session.clone()).await;
-            wampcra(requirement, identity, session, challenger).await
+            let shape = {
+                let mut typical = typical
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(known) = &requirement {
+                    typical.learn(known);
+                }
+                typical.clone()
+            };
+            let known = requirement.is_some();
+            let requirement =
+                requirement.unwrap_or_else(|| unknown_cra_principal(&session, &shape));
+            wampcra((requirement, known), identity, session, challenger).await
         }
         ChallengeMethod::Scram {
             requirement,
@@ -147,24 +166,30 @@ fn authextra_str<'a>(session: &'a NewSession, key: &str) -> Option<&'a str> {
         .and_then(serverwamp_protocol::Value::as_str)
 }
 
-/// A stand-in for a principal the application does not know. Spec,
-/// "WAMP-SCRAM": its challenge must look like a real one, with a salt that
-/// is always the same for a given authid (else a second HELLO tells that
-/// the name is unknown) and, here, the KDF real principals use.
-fn unknown_principal(session: &NewSession, typical: Option<ScramKdf>) -> ScramRequirement {
+/// A salt for a principal the application does not know: always the same
+/// for the same realm and authid (else a second HELLO would tell that the
+/// name is unknown), unpredictable without the process's random key.
+fn stable_fake_salt(session: &NewSession) -> [u8; 32] {
     use hmac::{KeyInit, Mac};
     static SALT_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(rand::random);
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&*SALT_KEY).expect("any key length");
     mac.update(session.realm.as_bytes());
     mac.update(&[0]);
     mac.update(session.authid.as_deref().unwrap_or_default().as_bytes());
-    let salt = mac.finalize().into_bytes()[..16].to_vec();
+    mac.finalize().into_bytes().into()
+}
+
+/// A stand-in for a principal the application does not know. Spec,
+/// "WAMP-SCRAM": its challenge must look like a real one, with a salt that
+/// is always the same for a given authid and, here, the KDF real
+/// principals use.
+fn unknown_principal(session: &NewSession, typical: Option<ScramKdf>) -> ScramRequirement {
     ScramRequirement {
         password: base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
             rand::random::<[u8; 24]>(),
         ),
-        salt,
+        salt: stable_fake_salt(session)[..16].to_vec(),
         kdf: typical.unwrap_or(ScramKdf::Argon2id13 {
             memory_kib: 4096,
             iterations: 3,
@@ -172,6 +197,29 @@ fn unknown_principal(session: &NewSession, typical: Option<ScramKdf>) -> ScramRe
         authrole: "user".to_owned(),
         authprovider: "unknown".to_owned(),
     }
+}
+
+/// A WAMP-CRA stand-in for a principal the application does not know: a
+/// secret nobody knows, and the role, provider and salting of the realm's
+/// real principals, with a salt as long as theirs that is always the same
+/// for the same authid. Its challenge reads like a real one.
+fn unknown_cra_principal(session: &NewSession, shape: &CraShape) -> CraRequirement {
+    use base64::Engine as _;
+    let secret = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let mut requirement = CraRequirement::new(
+        secret,
+        shape.authrole.as_deref().unwrap_or("user"),
+        shape.authprovider.as_deref().unwrap_or("static"),
+    );
+    if let Some((salt_len, iterations, keylen)) = shape.salting {
+        let encoded =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(stable_fake_salt(session));
+        // Real salts of any length are copied in length; the 43 characters
+        // of one HMAC repeat for longer ones.
+        let salt: String = encoded.chars().cycle().take(salt_len.max(1)).collect();
+        requirement = requirement.salted(salt, iterations, keylen);
+    }
+    requirement
 }
 
 /// WAMP-SCRAM in the client's dialect. An unknown principal gets a
@@ -248,9 +296,9 @@ async fn wamp_scram(
     Ok(AuthOutcome::decide(
         authenticated.authextra(authextra),
         &session,
+        Some(&authid),
         dialect.authmethod(),
-        &requirement.authrole,
-        &requirement.authprovider,
+        (&requirement.authrole, &requirement.authprovider),
     ))
 }
 
@@ -286,9 +334,9 @@ async fn cryptosign_flow(
         (Ok(()), Some(authenticated)) => Ok(AuthOutcome::decide(
             authenticated,
             &session,
+            None,
             "cryptosign",
-            "user",
-            "static",
+            ("user", "static"),
         )),
         (Err(e), _) => {
             tracing::debug!(error = %e, "cryptosign signature refused");
@@ -312,29 +360,21 @@ async fn ticket(
     Ok(AuthOutcome::decide(
         authenticated,
         &session,
+        None,
         "ticket",
-        "user",
-        "static",
+        ("user", "static"),
     ))
 }
 
-/// WAMP-CRA. An unknown principal still gets a challenge (with a key
-/// nobody knows), so a client cannot tell unknown names from wrong
-/// secrets.
+/// WAMP-CRA. An unknown principal still gets a challenge (from a stand-in
+/// requirement, see [`unknown_cra_principal`]), so a client cannot tell
+/// unknown names from wrong secrets.
 async fn wampcra(
-    requirement: Option<CraRequirement>,
+    (requirement, known): (CraRequirement, bool),
     identity: &super::config::Authenticator<NewSession>,
     session: NewSession,
     mut challenger: Challenger,
 ) -> Result<AuthOutcome, AuthAbort> {
-    let known = requirement.is_some();
-    let requirement = requirement.unwrap_or_else(|| {
-        let mut secret = [0u8; 32];
-        rand::fill(&mut secret);
-        use base64::Engine as _;
-        let secret = base64::engine::general_purpose::STANDARD.encode(secret);
-        CraRequirement::new(secret, "user", "unknown")
-    });
     let authid = session.authid.clone().unwrap_or_default();
     let mut nonce = [0u8; 16];
     rand::fill(&mut nonce);
@@ -370,8 +410,8 @@ async fn wampcra(
     Ok(AuthOutcome::decide(
         authenticated,
         &session,
+        Some(&authid),
         "wampcra",
-        &requirement.authrole,
-        &requirement.authprovider,
+        (&requirement.authrole, &requirement.authprovider),
     ))
 }

@@ -88,10 +88,17 @@ impl NewSession {
 /// A successful authentication: who the session is.
 ///
 /// `identity` is any value the application chooses; handlers read it back
-/// typed with [`Session::identity`](crate::Session::identity). Unset
-/// fields are filled by the method: the authid from HELLO, the role and
-/// provider from the method's requirement (or `"user"` and the method's
-/// name).
+/// typed with [`Session::identity`](crate::Session::identity).
+///
+/// The authid announced in WELCOME is the one set here with
+/// [`Authenticated::authid`]. Left unset, it is the HELLO's authid only
+/// where the method itself proved it (WAMP-CRA and WAMP-SCRAM, whose
+/// credentials are looked up by it), and the session ID everywhere else
+/// (anonymous, transport, ticket, cryptosign and custom authentication): an
+/// authid a client merely claims is never kept. So a ticket or transport
+/// authenticator that knows who the client is says so:
+/// `Authenticated::new(user).authid("alice")`. Unset role and provider come
+/// from the method's requirement, or are `"user"` and the method's name.
 ///
 /// ```
 /// use serverwamp::auth::Authenticated;
