@@ -73,8 +73,9 @@ pub(crate) struct AppConfig {
     pub(crate) snake_case_kwargs: bool,
     pub(crate) open_handlers: Vec<BoxedSessionHandler>,
     pub(crate) close_handlers: Vec<BoxedSessionHandler>,
-    /// Authentication of the default realm.
-    pub(crate) auth: Arc<RealmAuth>,
+    /// Authentication and authorization of every realm that does not set
+    /// its own.
+    pub(crate) auth: RealmAuth,
     /// How long a client has from HELLO to WELCOME.
     pub(crate) auth_timeout: Duration,
     /// Transport pings: how often, and how long a peer may stay silent.
@@ -97,7 +98,7 @@ impl Default for AppConfig {
             snake_case_kwargs: false,
             open_handlers: Vec::new(),
             close_handlers: Vec::new(),
-            auth: Arc::default(),
+            auth: RealmAuth::default(),
             auth_timeout: Duration::from_secs(10),
             keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
         }
@@ -112,12 +113,13 @@ pub struct Realm {
     pub(crate) rpc_handler: Option<BoxedHandler>,
     pub(crate) topics: TopicTable,
     pub(crate) open_broker: bool,
-    pub(crate) auth: Arc<RealmAuth>,
+    /// What this realm sets itself; the rest it inherits.
+    pub(crate) auth: RealmAuth,
 }
 
 impl Realm {
     fn auth_mut(&mut self) -> &mut RealmAuth {
-        Arc::make_mut(&mut self.auth)
+        &mut self.auth
     }
 
     auth_builder_methods!(auth_mut);
@@ -166,11 +168,11 @@ impl Application {
     }
 
     fn auth_mut(&mut self) -> &mut RealmAuth {
-        Arc::make_mut(&mut self.config_mut().auth)
+        &mut self.config_mut().auth
     }
 
-    // Authentication of the default realm (realms not configured with
-    // `Application::realm`).
+    // Authentication and authorization of every realm, the default realm
+    // and those made with `Application::realm`, unless a realm sets its own.
     auth_builder_methods!(auth_mut);
 
     /// Adds procedures served in every realm.
@@ -271,6 +273,31 @@ impl Application {
 
     /// The realm named `name`, created on first use. A realm that is not
     /// configured is served by the default realm unless that is disabled.
+    ///
+    /// A realm inherits what it does not set itself: it serves the
+    /// application's procedures and topics beside its own, authenticates as
+    /// the application does unless it sets authentication of its own (any
+    /// authenticator, an auth handler, or
+    /// [`allow_anonymous`](Realm::allow_anonymous)), and asks the
+    /// application's authorizer unless it sets one. So adding routes to a
+    /// realm never opens it to anonymous sessions:
+    ///
+    /// ```
+    /// use serverwamp::Application;
+    /// use serverwamp::auth::{Authenticated, NewSession};
+    /// use serverwamp::rpc::RpcRouteSet;
+    ///
+    /// let mut app = Application::new();
+    /// app.set_ticket_authenticator(|session: NewSession, ticket: String| async move {
+    ///     (ticket == "secret123").then(|| Authenticated::anonymous().authid("alice"))
+    /// });
+    /// let mut admin = RpcRouteSet::new();
+    /// admin.route("admin.stats", || async { 42 });
+    /// // Still ticket-authenticated, like every realm of `app`.
+    /// app.realm("admin").add_routes(admin);
+    /// // Open to anyone, on purpose.
+    /// app.realm("lobby").allow_anonymous();
+    /// ```
     pub fn realm(&mut self, name: impl Into<String>) -> &mut Realm {
         Arc::make_mut(self.config_mut().realms.entry(name.into()).or_default())
     }

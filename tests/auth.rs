@@ -473,3 +473,62 @@ async fn an_authid_the_authenticator_did_not_vouch_for_is_not_kept() {
         c.expect(json!([2, "<id>", {"authid": "bob"}])).await;
     }
 }
+
+#[tokio::test]
+async fn realms_inherit_the_applications_authentication_and_authorizer() {
+    let mut routes = RpcRouteSet::new();
+    routes
+        .route("whoami", whoami)
+        .route("secret.plans", || async { "world domination" });
+    let mut app = Application::new();
+    app.add_routes(routes.clone());
+    app.set_ticket_authenticator(|_s: NewSession, ticket: String| async move {
+        (ticket == "secret123").then(|| Authenticated::new(User("alice".into())).authid("alice"))
+    });
+    app.set_authorizer(
+        |_s: Session, action: Action, uri: String| async move {
+            !(action == Action::Call && uri.starts_with("secret."))
+        },
+        false,
+    );
+    // Adding routes to a realm keeps the application's authentication and
+    // authorizer.
+    app.realm("admin").add_routes(RpcRouteSet::new());
+    // A realm that sets its own authentication replaces the application's.
+    app.realm("cookies")
+        .add_transport_authenticator(|s: NewSession| async move {
+            (s.transport().cookie("myName") == Some("Jeff"))
+                .then(|| Authenticated::new(User("Jeff".into())).authid("Jeff"))
+        });
+    // Anonymous on purpose, and with an authorizer of its own.
+    app.realm("lobby")
+        .allow_anonymous()
+        .set_authorizer(|_s: Session, _a: Action, _u: String| async { true }, false);
+    for sp in SUBPROTOCOLS {
+        for realm in ["admin", "some.other.realm"] {
+            let mut c = Client::connect(&app, sp).await;
+            hello(&mut c, realm, "alice", &["ticket", "anonymous"]).await;
+            c.expect(json!([4, "ticket", {}])).await;
+            c.send(json!([5, "secret123", {}])).await;
+            c.expect(json!([2, "<id>", {"authid": "alice", "authmethod": "ticket"}]))
+                .await;
+            c.send(json!([48, 1, {}, "secret.plans"])).await;
+            c.expect(json!([8, 48, 1, {}, "wamp.error.not_authorized", "*"]))
+                .await;
+        }
+        let mut c = Client::connect_with(&app, sp, &[("Cookie", "myName=Jeff")]).await;
+        hello(&mut c, "cookies", "x", &["ticket"]).await;
+        c.expect(json!([2, "<id>", {"authid": "Jeff", "authmethod": "transport"}]))
+            .await;
+        // ... and keeps the application's authorizer.
+        c.send(json!([48, 1, {}, "secret.plans"])).await;
+        c.expect(json!([8, 48, 1, {}, "wamp.error.not_authorized", "*"]))
+            .await;
+        let mut c = Client::connect(&app, sp).await;
+        hello(&mut c, "lobby", "x", &["anonymous"]).await;
+        c.expect(json!([2, "<id>", {"authmethod": "anonymous"}]))
+            .await;
+        c.send(json!([48, 1, {}, "secret.plans"])).await;
+        c.expect(json!([50, 1, {}, ["world domination"]])).await;
+    }
+}

@@ -193,20 +193,62 @@ where
     }
 }
 
-/// Everything a realm says about authentication and authorization.
+/// How sessions of a realm authenticate: transport authenticators, one
+/// challenge-based method, or a custom handler; nothing at all admits
+/// anonymous sessions.
 #[derive(Clone, Default)]
-pub(crate) struct RealmAuth {
+pub(crate) struct Authentication {
     pub(crate) transport: Vec<Authenticator<NewSession>>,
     pub(crate) challenge: Option<ChallengeMethod>,
     pub(crate) custom: Option<Arc<dyn AuthHandler>>,
-    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
-    pub(crate) cache_authorization: bool,
+}
+
+impl Authentication {
+    /// Whether sessions are admitted anonymously (no authenticator set).
+    pub(crate) fn is_open(&self) -> bool {
+        self.transport.is_empty() && self.challenge.is_none() && self.custom.is_none()
+    }
+}
+
+/// Who decides what a realm's sessions may do.
+#[derive(Clone)]
+pub(crate) struct Authorization {
+    pub(crate) authorizer: Arc<dyn Authorizer>,
+    /// Whether each session asks once per action and URI.
+    pub(crate) cache: bool,
+}
+
+/// What an application or a realm says about authentication and
+/// authorization. `None` says nothing: a realm then inherits the
+/// application's setting, and the application's default is anonymous
+/// sessions that may do anything.
+#[derive(Clone, Default)]
+pub(crate) struct RealmAuth {
+    pub(crate) authentication: Option<Arc<Authentication>>,
+    pub(crate) authorization: Option<Authorization>,
 }
 
 impl RealmAuth {
-    /// Whether the realm admits anonymous sessions (no authenticator set).
-    pub(crate) fn is_open(&self) -> bool {
-        self.transport.is_empty() && self.challenge.is_none() && self.custom.is_none()
+    /// The authentication to change: this level's own, made on first use
+    /// (from nothing: a realm's first authenticator replaces the
+    /// application's whole authentication, never adds to it).
+    pub(crate) fn authentication_mut(&mut self) -> &mut Authentication {
+        Arc::make_mut(self.authentication.get_or_insert_with(Arc::default))
+    }
+
+    /// This realm's settings where it has them, the application's
+    /// (`inherited`) where it has none.
+    pub(crate) fn over(&self, inherited: &RealmAuth) -> RealmAuth {
+        RealmAuth {
+            authentication: self
+                .authentication
+                .clone()
+                .or_else(|| inherited.authentication.clone()),
+            authorization: self
+                .authorization
+                .clone()
+                .or_else(|| inherited.authorization.clone()),
+        }
     }
 }
 
@@ -220,9 +262,18 @@ where
 }
 
 /// The authentication settings shared by [`Application`](crate::Application)
-/// (for the default realm) and [`Realm`](crate::Realm).
+/// (for every realm) and [`Realm`](crate::Realm) (for one, in place of the
+/// application's).
 macro_rules! auth_builder_methods {
     ($auth:ident) => {
+        /// Admits sessions anonymously, without authentication. On a
+        /// [`Realm`](crate::Realm), in place of the application's
+        /// authentication, which the realm would otherwise inherit.
+        pub fn allow_anonymous(&mut self) -> &mut Self {
+            self.$auth().authentication = Some(std::sync::Arc::default());
+            self
+        }
+
         /// Adds a transport authenticator: an async function given the new
         /// session (its HELLO and transport: cookies, headers, peer
         /// address) that returns an identity, or `None` to leave the
@@ -233,6 +284,7 @@ macro_rules! auth_builder_methods {
             Fut: std::future::Future<Output = Option<$crate::auth::Authenticated>> + Send + 'static,
         {
             self.$auth()
+                .authentication_mut()
                 .transport
                 .push($crate::auth::config::boxed(authenticator));
             self
@@ -249,7 +301,8 @@ macro_rules! auth_builder_methods {
             let check = std::sync::Arc::new(check);
             let boxed =
                 $crate::auth::config::boxed(move |(session, ticket)| check(session, ticket));
-            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Ticket(boxed));
+            self.$auth().authentication_mut().challenge =
+                Some($crate::auth::config::ChallengeMethod::Ticket(boxed));
             self
         }
 
@@ -272,11 +325,12 @@ macro_rules! auth_builder_methods {
         {
             let requirement: $crate::auth::config::CraRequirementProvider =
                 std::sync::Arc::new(move |s| Box::pin(requirement(s)));
-            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Cra {
-                requirement,
-                identity: $crate::auth::config::boxed(identity),
-                typical: std::sync::Arc::default(),
-            });
+            self.$auth().authentication_mut().challenge =
+                Some($crate::auth::config::ChallengeMethod::Cra {
+                    requirement,
+                    identity: $crate::auth::config::boxed(identity),
+                    typical: std::sync::Arc::default(),
+                });
             self
         }
 
@@ -300,11 +354,12 @@ macro_rules! auth_builder_methods {
         {
             let requirement: $crate::auth::config::ScramRequirementProvider =
                 std::sync::Arc::new(move |s| Box::pin(requirement(s)));
-            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Scram {
-                requirement,
-                identity: $crate::auth::config::boxed(identity),
-                typical_kdf: std::sync::Arc::default(),
-            });
+            self.$auth().authentication_mut().challenge =
+                Some($crate::auth::config::ChallengeMethod::Scram {
+                    requirement,
+                    identity: $crate::auth::config::boxed(identity),
+                    typical_kdf: std::sync::Arc::default(),
+                });
             self
         }
 
@@ -319,13 +374,14 @@ macro_rules! auth_builder_methods {
         {
             let check = std::sync::Arc::new(check);
             let boxed = $crate::auth::config::boxed(move |(session, key)| check(session, key));
-            self.$auth().challenge = Some($crate::auth::config::ChallengeMethod::Cryptosign(boxed));
+            self.$auth().authentication_mut().challenge =
+                Some($crate::auth::config::ChallengeMethod::Cryptosign(boxed));
             self
         }
 
         /// Replaces the whole authentication flow with `handler`.
         pub fn set_auth_handler<H: $crate::auth::AuthHandler>(&mut self, handler: H) -> &mut Self {
-            self.$auth().custom = Some(std::sync::Arc::new(handler));
+            self.$auth().authentication_mut().custom = Some(std::sync::Arc::new(handler));
             self
         }
 
@@ -338,9 +394,10 @@ macro_rules! auth_builder_methods {
             authorizer: A,
             cache: bool,
         ) -> &mut Self {
-            let auth = self.$auth();
-            auth.authorizer = Some(std::sync::Arc::new(authorizer));
-            auth.cache_authorization = cache;
+            self.$auth().authorization = Some($crate::auth::config::Authorization {
+                authorizer: std::sync::Arc::new(authorizer),
+                cache,
+            });
             self
         }
     };

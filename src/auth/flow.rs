@@ -4,7 +4,7 @@ use serverwamp_protocol::message::ChallengeExtra;
 use serverwamp_protocol::well_known::error;
 
 use super::config::{
-    ChallengeMethod, CraRequirement, CraShape, RealmAuth, ScramKdf, ScramRequirement,
+    Authentication, ChallengeMethod, CraRequirement, CraShape, ScramKdf, ScramRequirement,
 };
 use super::scram::{self, ScramDialect};
 use super::{AuthAbort, Authenticated, Challenger, NewSession, cra, cryptosign};
@@ -56,7 +56,7 @@ impl AuthOutcome {
 /// authenticators in order, then the challenge-based method; anonymous
 /// when the realm has no authenticator at all.
 pub(crate) async fn authenticate(
-    auth: &RealmAuth,
+    auth: &Authentication,
     session: NewSession,
     challenger: Challenger,
 ) -> Result<AuthOutcome, AuthAbort> {

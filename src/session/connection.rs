@@ -80,7 +80,7 @@ enum Phase {
     /// Waiting for HELLO.
     NoSession,
     /// HELLO received; the realm's authentication runs.
-    Authenticating(Box<auth::Authentication>),
+    Authenticating(Box<auth::PendingAuth>),
     /// A session is open.
     Open(OpenSession),
     /// We sent GOODBYE and wait for the client's.
@@ -95,8 +95,8 @@ struct OpenSession {
     broker: Arc<Broker>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
-    /// The realm's authentication and authorization settings.
-    auth: Arc<crate::auth::RealmAuth>,
+    /// Who decides what the session may do, if anybody.
+    authorization: Option<crate::auth::Authorization>,
     /// Authorization decisions cached for this session.
     authorized: HashMap<(crate::auth::Action, String), bool>,
 }

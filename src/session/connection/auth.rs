@@ -16,12 +16,14 @@ use tokio::time::Instant;
 
 use super::{AGENT, Connection, Flow, OpenSession, Phase, router_roles};
 use crate::application::Realm;
-use crate::auth::{AuthAbort, AuthOutcome, Challenger, NewSession, RealmAuth, authenticate};
+use crate::auth::{
+    AuthAbort, AuthOutcome, Authorization, Challenger, NewSession, RealmAuth, authenticate,
+};
 use crate::lifecycle::SessionContext;
 use crate::session::{AuthDetails, Session, SessionParts};
 
 /// A session being authenticated.
-pub(super) struct Authentication {
+pub(super) struct PendingAuth {
     /// The realm's authentication running: the flow or a custom handler.
     future: Pin<Box<dyn Future<Output = Result<AuthOutcome, AuthAbort>> + Send>>,
     /// Where AUTHENTICATE messages go.
@@ -31,10 +33,10 @@ pub(super) struct Authentication {
     pub(super) deadline: Instant,
     session: NewSession,
     realm: Option<Arc<Realm>>,
-    auth: Arc<RealmAuth>,
+    authorization: Option<Authorization>,
 }
 
-impl Authentication {
+impl PendingAuth {
     /// Waits for the running authentication to end.
     pub(super) async fn outcome(&mut self) -> Result<AuthOutcome, AuthAbort> {
         (&mut self.future).await
@@ -52,10 +54,17 @@ impl Connection {
                 return Flow::Stop;
             }
         };
+        // A realm inherits the application's authentication and
+        // authorizer unless it sets its own.
         let auth = match &realm {
-            Some(realm) => realm.auth.clone(),
+            Some(realm) => realm.auth.over(&self.config.auth),
             None => self.config.auth.clone(),
         };
+        let RealmAuth {
+            authentication,
+            authorization,
+        } = auth;
+        let authentication = authentication.unwrap_or_default();
         let details = hello.details;
         let session = NewSession {
             realm: hello.realm,
@@ -66,19 +75,22 @@ impl Connection {
             authextra: details.authextra.unwrap_or_default(),
             transport: self.transport.clone(),
         };
-        if auth.is_open() {
+        if authentication.is_open() {
             // No authenticator: skip the machinery, admit anonymously.
-            let outcome = authenticate(&auth, session.clone(), self.challenger().0).await;
+            let challenger = self.challenger().0;
+            let outcome = authenticate(&authentication, session.clone(), challenger).await;
             return match outcome {
-                Ok(outcome) => self.open_session(session, realm, auth, outcome).await,
+                Ok(outcome) => {
+                    self.open_session(session, realm, authorization, outcome)
+                        .await
+                }
                 Err(abort) => self.refuse_session(abort).await,
             };
         }
         let (challenger, answers, pending) = self.challenger();
-        let flow_auth = auth.clone();
         let flow_session = session.clone();
         let future = async move {
-            let running = authenticate(&flow_auth, flow_session, challenger);
+            let running = authenticate(&authentication, flow_session, challenger);
             match AssertUnwindSafe(running).catch_unwind().await {
                 Ok(outcome) => outcome,
                 Err(_) => {
@@ -87,14 +99,14 @@ impl Connection {
                 }
             }
         };
-        self.phase = Phase::Authenticating(Box::new(Authentication {
+        self.phase = Phase::Authenticating(Box::new(PendingAuth {
             future: Box::pin(future),
             answers,
             pending,
             deadline: Instant::now() + self.config.auth_timeout,
             session,
             realm,
-            auth,
+            authorization,
         }));
         Flow::Continue
     }
@@ -149,14 +161,17 @@ impl Connection {
         else {
             return Flow::Continue;
         };
-        let Authentication {
+        let PendingAuth {
             session,
             realm,
-            auth,
+            authorization,
             ..
         } = *auth;
         match outcome {
-            Ok(outcome) => self.open_session(session, realm, auth, outcome).await,
+            Ok(outcome) => {
+                self.open_session(session, realm, authorization, outcome)
+                    .await
+            }
             Err(abort) => self.refuse_session(abort).await,
         }
     }
@@ -186,7 +201,7 @@ impl Connection {
         &mut self,
         hello: NewSession,
         realm: Option<Arc<Realm>>,
-        auth: Arc<RealmAuth>,
+        authorization: Option<Authorization>,
         outcome: AuthOutcome,
     ) -> Flow {
         let id = hello.session;
@@ -243,7 +258,7 @@ impl Connection {
             control,
             broker,
             subscriptions: HashMap::new(),
-            auth,
+            authorization,
             authorized: HashMap::new(),
         });
         Flow::Continue
@@ -258,12 +273,10 @@ impl Connection {
         let Phase::Open(open) = &mut self.phase else {
             return false;
         };
-        let Some(authorizer) = open.auth.authorizer.clone() else {
+        let Some(Authorization { authorizer, cache }) = open.authorization.clone() else {
             return true;
         };
-        if open.auth.cache_authorization
-            && let Some(allowed) = open.authorized.get(&(action, uri.to_owned()))
-        {
+        if cache && let Some(allowed) = open.authorized.get(&(action, uri.to_owned())) {
             return *allowed;
         }
         let decision = authorizer.authorize(open.session.clone(), action, uri.to_owned());
@@ -275,7 +288,7 @@ impl Connection {
                 false
             });
         if let Phase::Open(open) = &mut self.phase
-            && open.auth.cache_authorization
+            && cache
         {
             open.authorized.insert((action, uri.to_owned()), allowed);
         }
