@@ -12,8 +12,8 @@ use crate::auth::config::auth_builder_methods;
 use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
 use crate::pubsub::broker::{Brokers, Publication, SlowSubscribers};
 use crate::pubsub::{
-    BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, TopicRouteSet,
-    TopicTable,
+    BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, SubscribeDecision,
+    SubscribeHandler, TopicRouteSet, TopicTable,
 };
 use crate::rpc::{BoxedHandler, Handler, RouteTable, RpcRouteSet, StateMap};
 use crate::session::registry::Registry;
@@ -61,7 +61,7 @@ pub(crate) struct AppConfig {
     pub(crate) routes: RouteTable,
     /// Topics of every realm.
     pub(crate) topics: TopicTable,
-    pub(crate) subscribe_handlers: Vec<BoxedTopicHandler<()>>,
+    pub(crate) subscribe_handlers: Vec<BoxedTopicHandler<SubscribeDecision>>,
     pub(crate) unsubscribe_handlers: Vec<BoxedTopicHandler<()>>,
     pub(crate) slow_subscribers: SlowSubscribers,
     /// The byte budget of each session's outbound queue.
@@ -187,9 +187,44 @@ impl Application {
         self
     }
 
-    /// Runs `handler` whenever a client's subscription is accepted, in any
-    /// realm and on any topic (the seed's `add_subscribe_handler`).
-    pub fn add_subscribe_handler<H: NotifyHandler<T>, T: 'static>(
+    /// Runs `handler` whenever a client subscribes, in any realm and to any
+    /// topic (the Python serverwamp library's `add_subscribe_handler`).
+    ///
+    /// The handler admits the subscription (returning `()`, or a
+    /// [`Teardown`](crate::pubsub::Teardown) that runs when the
+    /// subscription ends) or refuses it (`Err(RpcError)`), as a topic
+    /// route's handler does. With at least one such handler, a client may
+    /// subscribe to topics that have no route: the handlers decide. A topic
+    /// route, where there is one, runs first; handlers run in the order
+    /// added, and all must admit.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use std::sync::{Arc, Mutex};
+    /// use serverwamp::{Application, Session};
+    /// use serverwamp::pubsub::{Teardown, Topic};
+    /// use serverwamp::rpc::State;
+    ///
+    /// /// The sessions to send the hourly updates to.
+    /// #[derive(Clone, Default)]
+    /// struct UpdatesWorker(Arc<Mutex<HashSet<u64>>>);
+    ///
+    /// async fn handle_subscribe(topic: Topic, session: Session, State(worker): State<UpdatesWorker>) -> Option<Teardown> {
+    ///     if topic != "hourly_updates" {
+    ///         return None;
+    ///     }
+    ///     let id = session.id().get();
+    ///     worker.0.lock().unwrap().insert(id);
+    ///     Some(Teardown::new(move || async move {
+    ///         worker.0.lock().unwrap().remove(&id);
+    ///     }))
+    /// }
+    ///
+    /// let mut app = Application::new();
+    /// app.set_state(UpdatesWorker::default());
+    /// app.add_subscribe_handler(handle_subscribe);
+    /// ```
+    pub fn add_subscribe_handler<H: SubscribeHandler<T>, T: 'static>(
         &mut self,
         handler: H,
     ) -> &mut Self {

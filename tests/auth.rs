@@ -391,12 +391,20 @@ fn cra_shape(
     fields: &serde_json::Value,
     extra: &Dict,
 ) -> (Vec<String>, Vec<String>, String, String) {
-    let mut field_keys: Vec<String> = fields.as_object().expect("an object").keys().cloned().collect();
+    let mut field_keys: Vec<String> = fields
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
     field_keys.sort();
     let mut extra_keys: Vec<String> = extra.keys().cloned().collect();
     extra_keys.sort();
     let role = fields["authrole"].as_str().expect("a role").to_owned();
-    let provider = fields["authprovider"].as_str().expect("a provider").to_owned();
+    let provider = fields["authprovider"]
+        .as_str()
+        .expect("a provider")
+        .to_owned();
     (field_keys, extra_keys, role, provider)
 }
 

@@ -40,6 +40,7 @@ fn app() -> (Application, Counts) {
     let mut topics = TopicRouteSet::new();
     topics
         .subscribe("hourly_updates", |State(c): State<Counts>| async move {
+            c.subscribed.fetch_add(1, Ordering::SeqCst);
             Teardown::new(move || async move {
                 c.teardowns.fetch_add(1, Ordering::SeqCst);
             })
@@ -78,9 +79,6 @@ fn app() -> (Application, Counts) {
     app.add_topics(topics);
     app.add_routes(routes);
     app.set_state(counts.clone());
-    app.add_subscribe_handler(|State(c): State<Counts>| async move {
-        c.subscribed.fetch_add(1, Ordering::SeqCst);
-    });
     app.add_unsubscribe_handler(|State(c): State<Counts>| async move {
         c.unsubscribed.fetch_add(1, Ordering::SeqCst);
     });
@@ -593,4 +591,50 @@ async fn a_full_queue_is_slow_only_past_the_timeout_then_the_policy_applies() {
     slow.expect_closed().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(app.session_count(), 0);
+}
+
+/// The Python serverwamp library's `UpdatesWorker`: an application-wide
+/// subscribe handler that admits subscriptions to topics without a route,
+/// with a teardown for when they end.
+#[tokio::test]
+async fn an_application_subscribe_handler_admits_without_a_topic_route() {
+    #[derive(Clone, Default)]
+    struct Worker(Arc<std::sync::Mutex<Vec<(String, u64)>>>);
+    let worker = Worker::default();
+    let mut app = Application::new();
+    app.set_state(worker.clone());
+    app.add_subscribe_handler(
+        |topic: Topic, session: Session, State(w): State<Worker>| async move {
+            if topic.uri().starts_with("private.") {
+                return Err(RpcError::new("wamp.error.not_authorized"));
+            }
+            let entry = (topic.uri().to_owned(), session.id().get());
+            w.0.lock().unwrap().push(entry.clone());
+            Ok(Teardown::new(move || async move {
+                w.0.lock().unwrap().retain(|e| *e != entry);
+            }))
+        },
+    );
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        let id = c.join("realm1").await;
+        c.send(json!([32, 1, {}, "hourly_updates"])).await;
+        let sub = id_at(&c.expect(json!([33, 1, "<id>"])).await, 2);
+        assert_eq!(
+            *worker.0.lock().unwrap(),
+            vec![("hourly_updates".to_owned(), id)]
+        );
+        // Admitted subscriptions get events like routed ones.
+        let report = app.publish("realm1", "hourly_updates", vec!["12".into()], Dict::new());
+        assert_eq!(report.delivered, 1);
+        c.expect(json!([36, sub, "<id>", {}, ["12"]])).await;
+        // The handler refuses what it refuses.
+        c.send(json!([32, 2, {}, "private.plans"])).await;
+        c.expect(json!([8, 32, 2, {}, "wamp.error.not_authorized"]))
+            .await;
+        // Unsubscribing runs the teardown.
+        c.send(json!([34, 3, sub])).await;
+        c.expect(json!([35, 3])).await;
+        assert!(worker.0.lock().unwrap().is_empty(), "[{sp}] teardown ran");
+    }
 }

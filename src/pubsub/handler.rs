@@ -122,7 +122,8 @@ impl<T: DeserializeOwned> FromTopic for Kwargs<T> {
 }
 
 /// What a subscribe handler may return: accept (`()`), accept with a
-/// [`Teardown`] run when the subscription ends, or refuse (`Err`).
+/// [`Teardown`] run when the subscription ends (`Teardown`, or an
+/// `Option<Teardown>`), or refuse (`Err`).
 pub trait IntoSubscribeOutcome {
     /// Converts the return value.
     fn into_subscribe_outcome(self) -> Result<Option<Teardown>, RpcError>;
@@ -137,6 +138,13 @@ impl IntoSubscribeOutcome for () {
 impl IntoSubscribeOutcome for Teardown {
     fn into_subscribe_outcome(self) -> Result<Option<Teardown>, RpcError> {
         Ok(Some(self))
+    }
+}
+
+/// Admits, with a teardown or without one.
+impl IntoSubscribeOutcome for Option<Teardown> {
+    fn into_subscribe_outcome(self) -> Result<Option<Teardown>, RpcError> {
+        Ok(self)
     }
 }
 

@@ -69,6 +69,14 @@ impl Teardown {
         ))))
     }
 
+    /// A teardown that runs `self`, then `next`.
+    pub(crate) fn then(self, next: Teardown) -> Teardown {
+        Teardown::new(move || async move {
+            self.run().await;
+            next.run().await;
+        })
+    }
+
     /// A teardown that drops `guard`.
     pub fn guard<G: Send + 'static>(guard: G) -> Self {
         Teardown(std::sync::Mutex::new(TeardownKind::Guard(Box::new(guard))))

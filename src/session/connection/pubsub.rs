@@ -63,7 +63,8 @@ impl Connection {
             .or_else(|| self.config.topics.subscribe.lookup(&subscribe.topic))
             .cloned();
         let open_broker = open.realm.as_ref().is_some_and(|r| r.open_broker);
-        if route.is_none() && !open_broker {
+        let admitters = &self.config.subscribe_handlers;
+        if route.is_none() && !open_broker && admitters.is_empty() {
             let err = RpcError::new(error::NOT_AUTHORIZED).arg(format!(
                 "no subscriptions to {:?} are served",
                 subscribe.topic
@@ -83,19 +84,27 @@ impl Connection {
         };
         let mut cx = self.topic_context(&session, topic.clone());
         cx.subscribe_options = Some(Arc::new(subscribe.options));
-        let teardown = match route {
-            Some(handler) => match handler.run(&cx).await {
-                Ok(teardown) => teardown,
+        // The route's handler, then the application's subscribe handlers:
+        // each admits (maybe with a teardown) or refuses. A refusal undoes
+        // the teardowns of those that admitted, latest first.
+        let mut teardown: Option<Teardown> = None;
+        for handler in route.iter().chain(admitters) {
+            match handler.run(&cx).await {
+                Ok(admitted) => {
+                    teardown = match (teardown, admitted) {
+                        (Some(earlier), Some(later)) => Some(later.then(earlier)),
+                        (earlier, later) => later.or(earlier),
+                    };
+                }
                 Err(err) => {
                     broker.unsubscribe(subscription, session.id());
+                    if let Some(teardown) = teardown {
+                        teardown.run().await;
+                    }
                     self.send_error(MessageType::Subscribe, request, err).await;
                     return Flow::Continue;
                 }
-            },
-            None => None,
-        };
-        for handler in &self.config.subscribe_handlers {
-            let _ = handler.run(&cx).await;
+            }
         }
         self.send_subscribed(request, subscription).await;
         broker.activate(subscription, session.id());
