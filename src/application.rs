@@ -148,7 +148,7 @@ impl Realm {
     }
 
     /// Answers every call in this realm with `handler`, replacing routing
-    /// (the seed's `set_rpc_handler`). The handler reads the procedure from
+    /// (the Python serverwamp library's `set_rpc_handler`). The handler reads the procedure from
     /// its [`Request`](crate::rpc::Request) argument; its results are
     /// normalised exactly like a routed handler's, progressive ones too.
     pub fn set_rpc_handler<H: Handler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
@@ -234,7 +234,7 @@ impl Application {
     }
 
     /// Runs `handler` whenever a subscription ends: the client unsubscribed
-    /// or its session ended (the seed's `add_unsubscribe_handler`).
+    /// or its session ended (the Python serverwamp library's `add_unsubscribe_handler`).
     pub fn add_unsubscribe_handler<H: NotifyHandler<T>, T: 'static>(
         &mut self,
         handler: H,
@@ -345,7 +345,7 @@ impl Application {
     }
 
     /// Makes `value` available to handlers as [`State<T>`](crate::rpc::State)
-    /// (the seed's `set_default_arg`). One value per type.
+    /// (the Python serverwamp library's `set_default_arg`). One value per type.
     pub fn set_state<T: std::any::Any + Send + Sync + Clone>(&mut self, value: T) -> &mut Self {
         Arc::make_mut(&mut self.config_mut().state).insert(value);
         self

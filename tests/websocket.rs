@@ -242,3 +242,54 @@ async fn plain_hyper_serves_the_upgrade() {
         "{rest:?}"
     );
 }
+
+/// The quick start's shape: `app.websocket_service()` in an axum router
+/// served with `into_make_service_with_connect_info`, nothing else wired.
+/// Sessions know their peer's address, so a peer-address authenticator
+/// admits a local client.
+#[tokio::test]
+async fn under_axum_sessions_know_the_peer_address_without_wiring() {
+    use serverwamp::auth::{Authenticated, NewSession};
+    use serverwamp::transport::PeerAddress;
+    let mut routes = serverwamp::rpc::RpcRouteSet::new();
+    routes.route("peer", |session: serverwamp::Session| async move {
+        session.transport().peer_address().to_string()
+    });
+    let mut app = Application::new();
+    app.add_routes(routes);
+    app.add_transport_authenticator(|session: NewSession| async move {
+        matches!(session.transport().peer_address(), PeerAddress::Ip(a) if a.ip().is_loopback())
+            .then(|| Authenticated::anonymous().authid("local"))
+    });
+    let router = Router::new().route_service("/ws", app.websocket_service());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("axum server");
+    });
+    let (mut client, _) = connect(addr, "/ws", "wamp.2.json").await;
+    client
+        .send(Message::text(r#"[1,"realm1",{"roles":{"caller":{}}}]"#))
+        .await
+        .expect("HELLO");
+    let welcome = client.next().await.expect("a frame").expect("WELCOME");
+    let welcome = welcome.to_text().expect("text");
+    assert!(
+        welcome.starts_with("[2,") && welcome.contains(r#""authid":"local""#),
+        "{welcome}"
+    );
+    client
+        .send(Message::text(r#"[48,1,{},"peer"]"#))
+        .await
+        .expect("CALL");
+    let result = client.next().await.expect("a frame").expect("RESULT");
+    assert_eq!(
+        result.to_text().expect("text"),
+        r#"[50,1,{},["127.0.0.1"]]"#
+    );
+}

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::routing::get;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
@@ -241,7 +240,7 @@ async fn echo(Args(args): Args<Vec<Value>>, Kwargs(kwargs): Kwargs<Dict>) -> Rpc
 }
 
 /// The sessions subscribed to `hourly_updates`, kept by its subscribe
-/// handler and teardown (the seed's update worker).
+/// handler and teardown (the Python serverwamp library's `UpdatesWorker`).
 #[derive(Clone, Default)]
 struct UpdateList(Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
 
@@ -425,15 +424,12 @@ async fn main() -> std::io::Result<()> {
     let options = Options::parse();
     let app = application(options.no_default_realm);
 
-    // axum keeps the peer's address as `ConnectInfo`; sessions see it in
-    // their transport info.
-    let websocket = app.websocket_service().peer_address_from(|request| {
-        let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
-        Some(*addr)
-    });
+    // Served with `into_make_service_with_connect_info` below, axum keeps
+    // the peer's address as `ConnectInfo`; sessions see it in their
+    // transport info.
     let router = Router::new()
         .route("/", get(page))
-        .route_service("/ws", websocket)
+        .route_service("/ws", app.websocket_service())
         .route("/health", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;

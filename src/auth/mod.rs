@@ -1,6 +1,6 @@
 //! Authentication and authorization of sessions.
 //!
-//! A realm authenticates a new session the seed's way: its transport
+//! A realm authenticates a new session as the Python serverwamp library does: its transport
 //! authenticators run in order, each given the [`NewSession`] (the HELLO's
 //! authid and authmethods, the transport's cookies, headers and peer
 //! address) and each answering an identity or nothing; if none accepts, the

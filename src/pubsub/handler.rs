@@ -264,8 +264,8 @@ topic_handler_kind!(
 );
 
 topic_handler_kind!(
-    /// An async function told about every subscription or unsubscription
-    /// (the seed's `add_subscribe_handler` / `add_unsubscribe_handler`).
+    /// An async function told about every subscription that ends (the
+    /// Python serverwamp library's `add_unsubscribe_handler`).
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a subscription notification handler",
         note = "it is an `async fn` taking `Session`, `Topic` or `State<T>` and returning `()`"

@@ -28,7 +28,8 @@ pub use handler::{
 use crate::routing::UriTable;
 
 /// What runs when a subscription ends (the client unsubscribes or its
-/// session ends): the Rust shape of the seed's "code after the yield".
+/// session ends): what the Python serverwamp library writes as the code
+/// after a subscription handler's `yield`.
 ///
 /// Either a guard whose `Drop` does the cleanup, or an async function.
 ///

@@ -303,7 +303,7 @@ impl FromCall for Request {
 }
 
 /// Application-wide values registered with
-/// [`Application::set_state`](crate::Application::set_state) (the seed's
+/// [`Application::set_state`](crate::Application::set_state) (the Python serverwamp library's
 /// `set_default_arg`).
 #[derive(Debug, Clone)]
 pub struct State<T>(pub T);

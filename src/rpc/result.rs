@@ -138,7 +138,8 @@ pub enum ProgressiveItem {
 }
 
 /// A progressive result: a stream of progress reports ending in a result or
-/// an error (the seed's async generator of `RPCProgressReport`s).
+/// an error (the Python serverwamp library's async generator of
+/// `RPCProgressReport`s).
 ///
 /// A stream that ends without a final item finishes the call with an empty
 /// result.
@@ -178,7 +179,7 @@ impl fmt::Debug for CallOutcome {
 
 /// Turns what a procedure returns into a WAMP result.
 ///
-/// The rules follow the seed: a scalar becomes one positional argument; a
+/// The rules are the Python serverwamp library's: a scalar becomes one positional argument; a
 /// `Vec` or tuple becomes positional arguments; a map becomes keyword
 /// arguments; [`RpcResult`] says both explicitly; [`RpcError`] or `Err`
 /// answers with an error; [`Progressive`] streams progress reports. Wrap a
@@ -260,7 +261,7 @@ impl<T: IntoCallResult> IntoCallResult for Option<T> {
     }
 }
 
-/// A dynamic value follows the seed's rule at run time: a list becomes
+/// A dynamic value follows the same rule at run time: a list becomes
 /// positional arguments, a dict keyword arguments, anything else one
 /// argument.
 impl IntoCallResult for Value {

@@ -341,6 +341,23 @@ impl Session {
     }
 }
 
+/// Sessions are equal when they are the same session (the same ID), so a
+/// set of sessions (the subscribers of an update worker, say) holds each
+/// once.
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+
+impl Eq for Session {}
+
+impl std::hash::Hash for Session {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.id.hash(state);
+    }
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")

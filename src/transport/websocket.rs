@@ -17,32 +17,30 @@
 //! # The peer's address
 //!
 //! An HTTP request does not carry the peer's address, so the service reads
-//! it from a request extension: by default [`ConnectionAddr`], which a
-//! plain-hyper accept loop inserts per connection. axum stores it as
-//! `ConnectInfo<SocketAddr>` (when served with
-//! `into_make_service_with_connect_info::<SocketAddr>()`); point the service
-//! at that extension with [`WebSocketService::peer_address_from`]:
+//! it from a request extension: [`ConnectionAddr`], which a plain-hyper
+//! accept loop inserts per connection, or (feature `axum`, on by default)
+//! axum's `ConnectInfo<SocketAddr>`, which axum inserts when the router is
+//! served with `into_make_service_with_connect_info::<SocketAddr>()`:
 //!
-//! ```
+//! ```no_run
 //! use std::net::SocketAddr;
 //!
-//! use axum::extract::ConnectInfo;
 //! use axum::routing::get;
 //! use serverwamp::Application;
-//! use serverwamp::transport::websocket::WebSocketService;
 //!
+//! # async fn run() -> std::io::Result<()> {
 //! let app = Application::new();
-//! let wamp = WebSocketService::new(app.clone()).peer_address_from(|request| {
-//!     let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
-//!     Some(*addr)
-//! });
-//! let router: axum::Router = axum::Router::new()
-//!     .route_service("/ws", wamp)
+//! let router = axum::Router::new()
+//!     .route_service("/ws", app.websocket_service())
 //!     .route("/health", get(|| async { "ok" }));
-//! let make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // Without `_with_connect_info`, sessions' peer address is `Unknown`.
+//! axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await
+//! # }
 //! ```
 //!
-//! The same hook can read a reverse proxy's header instead.
+//! [`WebSocketService::peer_address_from`] replaces the lookup, to read a
+//! reverse proxy's header, say.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -205,12 +203,33 @@ impl WebSocketSettings {
 /// Reads the peer's address from a WebSocket upgrade request.
 type PeerAddressFn = fn(&http::request::Parts) -> Option<SocketAddr>;
 
-/// The default [`PeerAddressFn`]: the [`ConnectionAddr`] extension.
+/// The default [`PeerAddressFn`]: the [`ConnectionAddr`] extension, else
+/// (feature `axum`) axum's `ConnectInfo<SocketAddr>`.
 fn connection_addr_extension(request: &http::request::Parts) -> Option<SocketAddr> {
-    request
+    if let Some(&ConnectionAddr(addr)) = request.extensions.get::<ConnectionAddr>() {
+        return Some(addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) = request
         .extensions
-        .get::<ConnectionAddr>()
-        .map(|&ConnectionAddr(addr)| addr)
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*addr);
+    }
+    None
+}
+
+/// Says once per process that sessions cannot know their peer's address,
+/// and how to fix it: peer-address authenticators refuse such sessions.
+fn warn_unknown_peer_once() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "a WebSocket upgrade carries no peer address, so sessions see PeerAddress::Unknown: \
+             under axum, serve with into_make_service_with_connect_info::<SocketAddr>(); \
+             with plain hyper, insert a ConnectionAddr extension per connection"
+        );
+    });
 }
 
 /// A tower [`Service`] that upgrades HTTP requests to WebSocket connections
@@ -272,21 +291,20 @@ impl WebSocketService {
     }
 
     /// Replaces how the peer's address is found in the upgrade request
-    /// (by default, the [`ConnectionAddr`] extension). Returning `None`
-    /// records the address as [`PeerAddress::Unknown`].
+    /// (by default, the [`ConnectionAddr`] extension or axum's
+    /// `ConnectInfo<SocketAddr>`). Returning `None` records the address as
+    /// [`PeerAddress::Unknown`].
     ///
-    /// Under axum with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`:
+    /// Behind a reverse proxy that you trust to set `X-Forwarded-For`:
     ///
     /// ```
-    /// # use std::net::SocketAddr;
-    /// # use axum::extract::ConnectInfo;
     /// # use serverwamp::Application;
     /// # use serverwamp::transport::websocket::WebSocketService;
     /// # let app = Application::new();
     /// let service = WebSocketService::new(app).peer_address_from(|request| {
-    ///     let ConnectInfo(addr) = request.extensions.get::<ConnectInfo<SocketAddr>>()?;
-    ///     Some(*addr)
+    ///     let forwarded = request.headers.get("x-forwarded-for")?.to_str().ok()?;
+    ///     let ip: std::net::IpAddr = forwarded.split(',').next()?.trim().parse().ok()?;
+    ///     Some(std::net::SocketAddr::new(ip, 0))
     /// });
     /// ```
     #[must_use]
@@ -334,7 +352,13 @@ impl WebSocketService {
             );
         };
 
-        let peer = (self.peer_address)(&request).map_or(PeerAddress::Unknown, PeerAddress::Ip);
+        let peer = match (self.peer_address)(&request) {
+            Some(addr) => PeerAddress::Ip(addr),
+            None => {
+                warn_unknown_peer_once();
+                PeerAddress::Unknown
+            }
+        };
         let info = transport_info(&request, peer);
         let app = self.app.clone();
         let config = self.settings.to_config();
