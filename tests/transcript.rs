@@ -107,6 +107,15 @@ async fn which(request: Request) -> String {
     request.procedure().to_owned()
 }
 
+/// A result struct: its fields become keyword arguments.
+#[derive(serde::Serialize)]
+struct Zodiac {
+    #[serde(rename = "gregorianYear")]
+    gregorian_year: u32,
+    #[serde(rename = "生肖")]
+    animal: &'static str,
+}
+
 fn app() -> (Application, Counter, Counter) {
     let dropped = Counter::default();
     let open = Counter::default();
@@ -127,6 +136,22 @@ fn app() -> (Application, Counter, Counter) {
         .route("list", || async { vec!["a", "b"] })
         .route("map", || async {
             std::collections::BTreeMap::from([("gregorianYear", 2020)])
+        })
+        .route("count", || async { 3usize })
+        .route("single", || async { ("only",) })
+        .route("struct", || async {
+            Zodiac {
+                gregorian_year: 2020,
+                animal: "鼠",
+            }
+        })
+        .route("nothing", || async {})
+        .route("none", || async { None::<Zodiac> })
+        .route("some_struct", || async {
+            Ok::<_, RpcError>(Some(Zodiac {
+                gregorian_year: 2021,
+                animal: "牛",
+            }))
         })
         .route_prefix("files", which)
         .route_wildcard("user..get", which);
@@ -204,6 +229,21 @@ async fn results_take_the_shape_of_what_handlers_return() {
         c.expect(json!([50, 7, {}])).await;
         c.send(json!([48, 8, {}, "bad_input"])).await;
         c.expect(json!([8, 48, 8, {}, "test.error.bad_input", [], {"errorCode": "BAD_INPUT"}]))
+            .await;
+        c.send(json!([48, 9, {}, "count"])).await;
+        c.expect(json!([50, 9, {}, [3]])).await;
+        c.send(json!([48, 10, {}, "single"])).await;
+        c.expect(json!([50, 10, {}, ["only"]])).await;
+        c.send(json!([48, 11, {}, "struct"])).await;
+        c.expect(json!([50, 11, {}, [], {"gregorianYear": 2020, "生肖": "鼠"}]))
+            .await;
+        c.send(json!([48, 12, {}, "nothing"])).await;
+        let nothing = c.expect(json!([50, 12, {}])).await;
+        assert_eq!(nothing.as_list().unwrap().len(), 3, "[{sp}] no arguments");
+        c.send(json!([48, 13, {}, "none"])).await;
+        c.expect(json!([50, 13, {}, [null]])).await;
+        c.send(json!([48, 14, {}, "some_struct"])).await;
+        c.expect(json!([50, 14, {}, [], {"gregorianYear": 2021, "生肖": "牛"}]))
             .await;
     }
 }

@@ -32,11 +32,11 @@ pub trait Handler<T>: Clone + Send + Sync + Sized + 'static {
 macro_rules! impl_handler {
     ($($ty:ident),*) => {
         #[allow(non_snake_case, unused_variables, clippy::redundant_closure_call)]
-        impl<F, Fut, R, $($ty,)*> Handler<($($ty,)*)> for F
+        impl<F, Fut, R, M, $($ty,)*> Handler<(M, $($ty,)*)> for F
         where
             F: Fn($($ty),*) -> Fut + Clone + Send + Sync + 'static,
             Fut: Future<Output = R> + Send + 'static,
-            R: IntoCallResult,
+            R: IntoCallResult<M>,
             $($ty: FromCall + Send + 'static,)*
         {
             fn call(&self, mut call: CallContext) -> impl Future<Output = CallOutcome> + Send + 'static {

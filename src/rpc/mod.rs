@@ -17,7 +17,10 @@ pub(crate) use extract::{ProgressTarget, StateMap};
 pub(crate) use handler::BoxedHandler;
 pub use handler::Handler;
 pub(crate) use result::ItemStream;
-pub use result::{CallOutcome, IntoCallResult, Progressive, ProgressiveItem, RpcError, RpcResult};
+pub use result::{
+    CallOutcome, Direct, Fallible, IntoCallResult, Progressive, ProgressiveItem, RpcError,
+    RpcResult, Serialized,
+};
 
 /// A set of procedures, each a URI (or URI pattern) and a handler.
 ///

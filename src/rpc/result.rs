@@ -1,6 +1,5 @@
 //! What a procedure returns: results, errors and progressive results.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::pin::Pin;
 
@@ -179,24 +178,64 @@ impl fmt::Debug for CallOutcome {
 
 /// Turns what a procedure returns into a WAMP result.
 ///
-/// The rules are the Python serverwamp library's: a scalar becomes one positional argument; a
-/// `Vec` or tuple becomes positional arguments; a map becomes keyword
-/// arguments; [`RpcResult`] says both explicitly; [`RpcError`] or `Err`
-/// answers with an error; [`Progressive`] streams progress reports. Wrap a
-/// struct in [`Kwargs`](crate::rpc::Kwargs) to return its fields as keyword
-/// arguments, or in [`Args`](crate::rpc::Args) to return a sequence type as
-/// positional arguments.
+/// The rules are the Python serverwamp library's, applied to anything that
+/// implements `serde::Serialize` by what it serializes to: a scalar
+/// (numbers of every width, `usize` included, strings, booleans) becomes
+/// one positional argument; a sequence (a `Vec`, a slice, a tuple, a
+/// one-element tuple too) becomes positional arguments; a map or a struct
+/// becomes keyword arguments; `()` is an empty result; `None` is one `null`
+/// argument and `Some(v)` whatever `v` is; a [`Value`] follows the same
+/// rule at run time.
+///
+/// Beside those: [`RpcResult`] says both kinds of argument explicitly;
+/// [`RpcError`] or `Err` answers with an error (`Result<T, E>` where `T`
+/// converts and `E: Into<RpcError>`); [`Progressive`] streams progress
+/// reports; [`Args`](crate::rpc::Args) and [`Kwargs`](crate::rpc::Kwargs)
+/// force a value to positional or keyword arguments.
+///
+/// ```
+/// use serde::Serialize;
+///
+/// #[derive(Serialize)]
+/// struct Zodiac { #[serde(rename = "gregorianYear")] gregorian_year: u32 }
+///
+/// // Keyword arguments {"gregorianYear": 2020}.
+/// async fn zodiac() -> Zodiac { Zodiac { gregorian_year: 2020 } }
+/// // One positional argument.
+/// async fn count() -> usize { 3 }
+/// // Positional arguments ["only"].
+/// async fn one() -> (&'static str,) { ("only",) }
+/// # let _ = (zodiac, count, one);
+/// ```
+///
+/// `M` only tells the implementations apart; you never name it. A type of
+/// your own that is not `Serialize` implements `IntoCallResult` (with the
+/// default `M`). A `Result` whose error type is both `Serialize` and
+/// `Into<RpcError>` is ambiguous; map its error first.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a WAMP procedure",
     label = "not a WAMP result",
-    note = "return a scalar, a Vec or tuple (positional arguments), a map (keyword arguments), \
-            `RpcResult`, `RpcError`, `Result<T, E>` with `E: Into<RpcError>`, `Kwargs(struct)` \
-            or `Progressive(stream)`"
+    note = "return anything `Serialize` (a scalar, a Vec or tuple, a map or struct), `RpcResult`, \
+            `RpcError`, `Result<T, E>` with `E: Into<RpcError>`, `Args`/`Kwargs` or \
+            `Progressive(stream)`"
 )]
-pub trait IntoCallResult {
+pub trait IntoCallResult<M = Direct> {
     /// Converts the return value.
     fn into_call_result(self) -> CallOutcome;
 }
+
+/// The [`IntoCallResult`] marker of types that convert themselves.
+#[derive(Debug)]
+pub enum Direct {}
+
+/// The [`IntoCallResult`] marker of `Serialize` types, converted by what
+/// they serialize to.
+#[derive(Debug)]
+pub enum Serialized {}
+
+/// The [`IntoCallResult`] marker of `Result<T, E>`, for `T`'s marker `M`.
+#[derive(Debug)]
+pub struct Fallible<M>(std::marker::PhantomData<M>, std::convert::Infallible);
 
 /// Serializes `value` for a result, or answers `wamp.error.runtime_error`
 /// (logged) when it cannot be represented.
@@ -211,22 +250,66 @@ fn done(result: Result<RpcResult, RpcError>) -> CallOutcome {
     CallOutcome::Done(result)
 }
 
-fn single(value: Value) -> CallOutcome {
-    done(Ok(RpcResult {
-        args: vec![value],
-        kwargs: Dict::new(),
+/// The result a value makes: a list is positional arguments, a dict
+/// keyword arguments, anything else one argument.
+fn shaped(value: Value) -> CallOutcome {
+    done(Ok(match value {
+        Value::List(args) => RpcResult {
+            args,
+            kwargs: Dict::new(),
+        },
+        Value::Dict(kwargs) => RpcResult {
+            args: List::new(),
+            kwargs,
+        },
+        other => RpcResult {
+            args: vec![other],
+            kwargs: Dict::new(),
+        },
     }))
+}
+
+/// `T` as a `U` if it is one (moved, not copied).
+fn downcast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<U>() {
+        return Err(value);
+    }
+    let mut slot = Some(value);
+    let taken = (&mut slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<U>>()
+        .and_then(Option::take);
+    taken.ok_or_else(|| slot.take().expect("not taken"))
+}
+
+impl<T: Serialize + 'static> IntoCallResult<Serialized> for T {
+    fn into_call_result(self) -> CallOutcome {
+        // Values that are already WAMP arguments move in without a copy.
+        let this = match downcast::<T, Value>(self) {
+            Ok(value) => return shaped(value),
+            Err(this) => this,
+        };
+        let this = match downcast::<T, List>(this) {
+            Ok(args) => return shaped(Value::List(args)),
+            Err(this) => this,
+        };
+        let this = match downcast::<T, Dict>(this) {
+            Ok(kwargs) => return shaped(Value::Dict(kwargs)),
+            Err(this) => this,
+        };
+        // `()` serializes like `None`; it is no argument at all.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<()>() {
+            return done(Ok(RpcResult::new()));
+        }
+        match value_of(&this) {
+            Ok(value) => shaped(value),
+            Err(e) => done(Err(e)),
+        }
+    }
 }
 
 impl IntoCallResult for CallOutcome {
     fn into_call_result(self) -> CallOutcome {
         self
-    }
-}
-
-impl IntoCallResult for () {
-    fn into_call_result(self) -> CallOutcome {
-        done(Ok(RpcResult::new()))
     }
 }
 
@@ -242,7 +325,7 @@ impl IntoCallResult for RpcError {
     }
 }
 
-impl<T: IntoCallResult, E: Into<RpcError>> IntoCallResult for Result<T, E> {
+impl<T: IntoCallResult<M>, E: Into<RpcError>, M> IntoCallResult<Fallible<M>> for Result<T, E> {
     fn into_call_result(self) -> CallOutcome {
         match self {
             Ok(v) => v.into_call_result(),
@@ -250,116 +333,6 @@ impl<T: IntoCallResult, E: Into<RpcError>> IntoCallResult for Result<T, E> {
         }
     }
 }
-
-/// `None` is a single `null` argument; `Some(v)` is whatever `v` is.
-impl<T: IntoCallResult> IntoCallResult for Option<T> {
-    fn into_call_result(self) -> CallOutcome {
-        match self {
-            Some(v) => v.into_call_result(),
-            None => single(Value::Null),
-        }
-    }
-}
-
-/// A dynamic value follows the same rule at run time: a list becomes
-/// positional arguments, a dict keyword arguments, anything else one
-/// argument.
-impl IntoCallResult for Value {
-    fn into_call_result(self) -> CallOutcome {
-        match self {
-            Value::List(args) => done(Ok(RpcResult {
-                args,
-                kwargs: Dict::new(),
-            })),
-            Value::Dict(kwargs) => done(Ok(RpcResult {
-                args: List::new(),
-                kwargs,
-            })),
-            other => single(other),
-        }
-    }
-}
-
-macro_rules! scalar_results {
-    ($($ty:ty),*) => {$(
-        impl IntoCallResult for $ty {
-            fn into_call_result(self) -> CallOutcome {
-                single(Value::from(self))
-            }
-        }
-    )*};
-}
-
-scalar_results!(
-    bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, String, &str
-);
-
-impl<T: Serialize> IntoCallResult for Vec<T> {
-    fn into_call_result(self) -> CallOutcome {
-        done(
-            self.iter()
-                .map(value_of)
-                .collect::<Result<List, _>>()
-                .map(|args| RpcResult {
-                    args,
-                    kwargs: Dict::new(),
-                }),
-        )
-    }
-}
-
-macro_rules! map_results {
-    ($($map:ident $(, $bound:path)?);*) => {$(
-        impl<K: AsRef<str> $(+ $bound)?, V: Serialize> IntoCallResult for $map<K, V> {
-            fn into_call_result(self) -> CallOutcome {
-                let mut kwargs = Dict::with_capacity(self.len());
-                for (k, v) in &self {
-                    match value_of(v) {
-                        Ok(v) => {
-                            kwargs.insert(k.as_ref().to_owned(), v);
-                        }
-                        Err(e) => return done(Err(e)),
-                    }
-                }
-                done(Ok(RpcResult { args: List::new(), kwargs }))
-            }
-        }
-    )*};
-}
-
-map_results!(HashMap; BTreeMap);
-
-impl IntoCallResult for Dict {
-    fn into_call_result(self) -> CallOutcome {
-        done(Ok(RpcResult {
-            args: List::new(),
-            kwargs: self,
-        }))
-    }
-}
-
-macro_rules! tuple_results {
-    ($(($($name:ident),+)),*) => {$(
-        impl<$($name: Serialize),+> IntoCallResult for ($($name,)+) {
-            #[allow(non_snake_case)]
-            fn into_call_result(self) -> CallOutcome {
-                let ($($name,)+) = self;
-                let args: Result<List, RpcError> = (|| Ok(vec![$(value_of(&$name)?),+]))();
-                done(args.map(|args| RpcResult { args, kwargs: Dict::new() }))
-            }
-        }
-    )*};
-}
-
-tuple_results!(
-    (A, B),
-    (A, B, C),
-    (A, B, C, D),
-    (A, B, C, D, E),
-    (A, B, C, D, E, F),
-    (A, B, C, D, E, F, G),
-    (A, B, C, D, E, F, G, H)
-);
 
 impl<S> IntoCallResult for Progressive<S>
 where
@@ -373,6 +346,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::collections::BTreeMap;
 
     fn result(outcome: CallOutcome) -> Result<RpcResult, RpcError> {
         match outcome {
@@ -423,6 +398,43 @@ mod tests {
         );
         let r: Result<i32, RpcError> = Err(RpcError::new("a.b"));
         assert_eq!(result(r.into_call_result()), Err(RpcError::new("a.b")));
+    }
+
+    #[test]
+    fn values_move_into_results_by_their_shape() {
+        let list = vec![Value::from(1), Value::from("x")];
+        assert_eq!(
+            result(Value::List(list.clone()).into_call_result()),
+            Ok(RpcResult {
+                args: list.clone(),
+                kwargs: Dict::new()
+            })
+        );
+        assert_eq!(
+            result(list.clone().into_call_result()),
+            Ok(RpcResult {
+                args: list,
+                kwargs: Dict::new()
+            })
+        );
+        let mut kwargs = Dict::new();
+        kwargs.insert("k".into(), Value::Bool(true));
+        assert_eq!(
+            result(kwargs.clone().into_call_result()),
+            Ok(RpcResult {
+                args: List::new(),
+                kwargs
+            })
+        );
+        assert_eq!(result(().into_call_result()), Ok(RpcResult::new()));
+        assert_eq!(
+            result(7usize.into_call_result()),
+            Ok(RpcResult::new().arg(7u64))
+        );
+        assert_eq!(
+            result(("one",).into_call_result()),
+            Ok(RpcResult::new().arg("one"))
+        );
     }
 
     #[test]
