@@ -3,6 +3,7 @@
 mod application;
 pub mod auth;
 pub mod lifecycle;
+mod link;
 pub mod pubsub;
 mod routing;
 pub mod rpc;

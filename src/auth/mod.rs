@@ -33,8 +33,8 @@ pub(crate) use config::{Authorization, RealmAuth};
 pub use config::{Authorizer, CraRequirement, CraSalt, ScramKdf, ScramRequirement};
 pub(crate) use flow::{AuthOutcome, authenticate};
 
+use crate::link::TransportInfo;
 use crate::session::Outbound;
-use crate::transport::TransportInfo;
 
 /// A session being opened, as authenticators see it.
 #[derive(Debug, Clone)]

@@ -25,10 +25,10 @@ use super::outbound::{Outbound, run_writer};
 use super::{Control, Session, goodbye};
 use crate::application::{AppConfig, Application, Realm};
 use crate::lifecycle::SessionContext;
+use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::pubsub::broker::Broker;
 use crate::pubsub::{Teardown, Topic};
 use crate::rpc::{CallContext, Progress, ProgressTarget, Request, RpcError};
-use crate::transport::{FrameReader, FrameWriter, TransportInfo};
 
 /// How long a session closed by the server waits for the client's GOODBYE.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -562,19 +562,16 @@ mod tests {
     impl FrameReader for Silent {
         async fn next_frame(
             &mut self,
-        ) -> Option<Result<bytes::Bytes, crate::transport::TransportError>> {
+        ) -> Option<Result<bytes::Bytes, crate::link::TransportError>> {
             None
         }
     }
 
     impl FrameWriter for Silent {
-        async fn feed(
-            &mut self,
-            _frame: bytes::Bytes,
-        ) -> Result<(), crate::transport::TransportError> {
+        async fn feed(&mut self, _frame: bytes::Bytes) -> Result<(), crate::link::TransportError> {
             Ok(())
         }
-        async fn flush(&mut self) -> Result<(), crate::transport::TransportError> {
+        async fn flush(&mut self) -> Result<(), crate::link::TransportError> {
             Ok(())
         }
         async fn close(&mut self) {}
@@ -584,8 +581,8 @@ mod tests {
     #[test]
     fn a_connection_task_is_small() {
         let info = TransportInfo::new(
-            crate::transport::TransportKind::WebSocket,
-            crate::transport::PeerAddress::Unknown,
+            crate::link::TransportKind::WebSocket,
+            crate::link::PeerAddress::Unknown,
         );
         let future = run_connection(
             Application::new(),

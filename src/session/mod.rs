@@ -20,9 +20,9 @@ pub(crate) use calls::CallState;
 pub(crate) use connection::run_connection;
 pub(crate) use outbound::{DEFAULT_OUTBOUND_BYTES, Outbound, SendError, encode_record};
 
+use crate::link::TransportInfo;
 use crate::pubsub::PublishReport;
 use crate::pubsub::broker::{Broker, Publication};
-use crate::transport::TransportInfo;
 
 /// How a session authenticated, as announced in its WELCOME.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use serverwamp_protocol::{Codec, Message};
 use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
 
-use crate::transport::FrameWriter;
+use crate::link::FrameWriter;
 
 /// The default byte budget of one session's outbound queue.
 pub(crate) const DEFAULT_OUTBOUND_BYTES: usize = 1024 * 1024;
@@ -327,7 +327,7 @@ async fn write_queued<W: FrameWriter>(
     writer: &mut W,
     queue: &Queue,
     batched: bool,
-) -> Result<(), crate::transport::TransportError> {
+) -> Result<(), crate::link::TransportError> {
     let mut ping = false;
     if batched {
         // Records joined into the frame give their room back once it is in.

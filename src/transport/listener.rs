@@ -85,11 +85,11 @@ use tokio::time::Instant;
 use tower_service::Service;
 
 use crate::application::Application;
+use crate::link::{PeerAddress, TransportInfo, TransportKind};
 use crate::transport::rawsocket::{RawSocketServer, RawSocketSettings};
 use crate::transport::websocket::{
     ConnectionAddr, TlsConnection, WebSocketService, WebSocketSettings,
 };
-use crate::transport::{PeerAddress, TransportInfo, TransportKind};
 
 /// The first octet of every RawSocket handshake. Spec, "RawSocket
 /// Transport": no HTTP request can start with it, so RawSocket "can be run

@@ -61,7 +61,7 @@ use tokio::sync::Semaphore;
 
 use self::handshake::{Accepted, MAX_LENGTH_EXPONENT, MIN_LENGTH_EXPONENT, Refusal, Rejection};
 use crate::application::Application;
-use crate::transport::{PeerAddress, TransportInfo, TransportKind};
+use crate::link::{PeerAddress, TransportInfo, TransportKind};
 
 /// How long a client over the connection limit may take to send its
 /// handshake before it is closed without the error reply (at most the

@@ -26,7 +26,7 @@
 //! certificate and verifies the ones it gets. A client that has none is
 //! still let in unless [`TlsConfig::require_client_certificate`] says
 //! otherwise, so that a realm can decide: the verified certificate (DER)
-//! is in [`TransportInfo::peer_certificate`](crate::transport::TransportInfo::peer_certificate),
+//! is in [`TransportInfo::peer_certificate`](crate::link::TransportInfo::peer_certificate),
 //! where transport authenticators read it.
 //!
 //! ```

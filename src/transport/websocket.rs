@@ -72,7 +72,7 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tower_service::Service;
 
 use crate::application::Application;
-use crate::transport::{
+use crate::link::{
     FrameReader, FrameWriter, PeerAddress, TransportError, TransportInfo, TransportKind,
 };
 
@@ -710,7 +710,12 @@ impl<S> WebSocketReader<S> {
     fn fail(&mut self, code: CloseCode, error: &tungstenite::Error) -> TransportError {
         self.done = true;
         self.close_code.store(code.into(), Ordering::Relaxed);
-        TransportError(format!("WebSocket: {error}"))
+        let detail = format!("WebSocket: {error}");
+        match code {
+            CloseCode::Size => TransportError::too_large(detail),
+            CloseCode::Protocol | CloseCode::Invalid => TransportError::protocol(detail),
+            _ => TransportError::io(detail),
+        }
     }
 }
 
@@ -775,7 +780,7 @@ struct WebSocketWriter<S> {
 }
 
 fn write_error(error: &tungstenite::Error) -> TransportError {
-    TransportError(format!("WebSocket: {error}"))
+    TransportError::io(format!("WebSocket: {error}"))
 }
 
 impl<S> FrameWriter for WebSocketWriter<S>
@@ -787,7 +792,7 @@ where
         // are text, with the binary serializations all are binary.
         let message = if self.text {
             let text = Utf8Bytes::try_from(frame).map_err(|error| {
-                TransportError(format!("a JSON frame is not valid UTF-8: {error}"))
+                TransportError::unwritable(format!("a JSON frame is not valid UTF-8: {error}"))
             })?;
             Message::Text(text)
         } else {

@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::framing::{Frame, FrameCodec, FrameError, FrameType};
-use crate::transport::{FrameReader, FrameWriter, TransportError};
+use crate::link::{FrameReader, FrameWriter, TransportError};
 
 /// The read buffer of a connection, allocated when it opens and kept while
 /// it is idle: enough for the usual WAMP message in one read. A larger
@@ -86,7 +86,7 @@ where
 }
 
 fn write_error(error: &FrameError) -> TransportError {
-    TransportError(format!("RawSocket: {error}"))
+    TransportError::io(format!("RawSocket: {error}"))
 }
 
 /// Releases a write buffer that a large message made large, once empty.
@@ -200,7 +200,12 @@ where
                 // has the peer fail the connection.
                 Some(Err(error)) => {
                     self.done = true;
-                    return Some(Err(TransportError(format!("RawSocket: {error}"))));
+                    let detail = format!("RawSocket: {error}");
+                    return Some(Err(if matches!(error, FrameError::TooLong { .. }) {
+                        TransportError::too_large(detail)
+                    } else {
+                        TransportError::protocol(detail)
+                    }));
                 }
             };
             self.last_heard = Instant::now();
