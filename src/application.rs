@@ -9,8 +9,8 @@ use serverwamp_protocol::{Id, UriRules};
 
 use crate::auth::RealmAuth;
 use crate::auth::config::auth_builder_methods;
+use crate::broker::{Brokers, Publication, SlowSubscribers};
 use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
-use crate::pubsub::broker::{Brokers, Publication, SlowSubscribers};
 use crate::pubsub::{
     BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, SubscribeDecision,
     SubscribeHandler, TopicRouteSet, TopicTable,
@@ -51,7 +51,7 @@ use crate::transport::websocket::WebSocketService;
 pub struct Application {
     pub(crate) config: Arc<AppConfig>,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) brokers: Arc<Brokers>,
+    pub(crate) brokers: Arc<Brokers<Session>>,
 }
 
 /// The configuration every new session reads once, when it opens.
@@ -90,7 +90,7 @@ impl Default for AppConfig {
             subscribe_handlers: Vec::new(),
             unsubscribe_handlers: Vec::new(),
             slow_subscribers: SlowSubscribers::default(),
-            outbound_bytes: crate::session::DEFAULT_OUTBOUND_BYTES,
+            outbound_bytes: crate::outbound::DEFAULT_OUTBOUND_BYTES,
             realms: HashMap::new(),
             default_realm: true,
             state: Arc::default(),

@@ -2,8 +2,10 @@
 
 mod application;
 pub mod auth;
+mod broker;
 pub mod lifecycle;
 mod link;
+mod outbound;
 pub mod pubsub;
 mod routing;
 pub mod rpc;

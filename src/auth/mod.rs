@@ -34,7 +34,7 @@ pub use config::{Authorizer, CraRequirement, CraSalt, ScramKdf, ScramRequirement
 pub(crate) use flow::{AuthOutcome, authenticate};
 
 use crate::link::TransportInfo;
-use crate::session::Outbound;
+use crate::outbound::Outbound;
 
 /// A session being opened, as authenticators see it.
 #[derive(Debug, Clone)]

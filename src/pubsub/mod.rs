@@ -10,7 +10,6 @@
 //! of a topic in a realm. Each event is encoded once per serialization in
 //! use and the bytes are shared by all its subscribers.
 
-pub(crate) mod broker;
 mod handler;
 
 use std::any::Any;
@@ -25,6 +24,7 @@ pub use handler::{
     PublishHandler, SubscribeHandler, Topic, TopicContext,
 };
 
+pub use crate::broker::{PublishReport, SlowSubscriberPolicy};
 use crate::routing::UriTable;
 
 /// What runs when a subscription ends (the client unsubscribes or its
@@ -198,62 +198,6 @@ impl TopicTable {
         }
         for (uri, policy, handler) in set.publish {
             self.publish.insert(uri, policy, handler);
-        }
-    }
-}
-
-/// What happens to a subscriber that does not keep up.
-///
-/// Every session has one outbound queue, bounded in bytes
-/// ([`Application::set_outbound_queue_limit`](crate::Application::set_outbound_queue_limit),
-/// 1 MiB by default). Events published without waiting
-/// ([`Session::publish`](crate::Session::publish)) that find a subscriber's
-/// queue full are dropped for that subscriber: the client misses them, and
-/// they are counted in [`PublishReport::dropped`] and
-/// [`Session::dropped_events`](crate::Session::dropped_events) and logged
-/// (at the 1st, 2nd, 4th, 8th, … drop). The waiting variants
-/// ([`Session::publish_wait`](crate::Session::publish_wait)) wait for room
-/// instead, so a burst reaches a subscriber that reads, however long it is.
-///
-/// A subscriber is *slow* once its queue has stayed full for the
-/// slow-subscriber timeout
-/// ([`Application::set_slow_subscriber_timeout`](crate::Application::set_slow_subscriber_timeout),
-/// 10 s by default; the queue counts as full from the moment a sender
-/// found no room until it has drained below half). Waiting publishers stop
-/// waiting for a slow subscriber, and this policy decides what happens to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SlowSubscriberPolicy {
-    /// Drop the events a slow subscriber has no room for, and count them.
-    /// The session stays open and gets events again once it catches up.
-    #[default]
-    DropEvents,
-    /// Close a slow subscriber's session: it gets GOODBYE
-    /// `wamp.close.killed` with the message "the client did not read its
-    /// events fast enough" after what is already queued, and the
-    /// connection closes without waiting for a reply (at most 5 s later
-    /// if the client reads nothing at all).
-    CloseSession,
-}
-
-/// The outcome of a publication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PublishReport {
-    /// The publication's ID (random, global scope).
-    pub publication: serverwamp_protocol::Id,
-    /// How many events were queued for subscribers.
-    pub delivered: usize,
-    /// How many were dropped because a subscriber could not keep up.
-    pub dropped: usize,
-}
-
-impl PublishReport {
-    /// The report of a publication nobody could receive.
-    pub(crate) fn nobody() -> Self {
-        PublishReport {
-            publication: serverwamp_protocol::id::random_id(),
-            delivered: 0,
-            dropped: 0,
         }
     }
 }

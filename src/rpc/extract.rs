@@ -13,7 +13,8 @@ use serverwamp_protocol::{Dict, Id, List, Value};
 
 use super::params::ParamsDeserializer;
 use super::result::{CallOutcome, IntoCallResult, RpcError, RpcResult, value_of};
-use crate::session::{Outbound, Session};
+use crate::outbound::Outbound;
+use crate::session::Session;
 
 /// Everything known about one call, from which handler arguments are
 /// extracted.

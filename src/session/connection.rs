@@ -21,12 +21,12 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::calls::{CallState, Calls, error_message, run_call};
-use super::outbound::{Outbound, run_writer};
 use super::{Control, Session, goodbye};
 use crate::application::{AppConfig, Application, Realm};
+use crate::broker::Broker;
 use crate::lifecycle::SessionContext;
 use crate::link::{FrameReader, FrameWriter, TransportInfo};
-use crate::pubsub::broker::Broker;
+use crate::outbound::{Outbound, run_writer};
 use crate::pubsub::{Teardown, Topic};
 use crate::rpc::{CallContext, Progress, ProgressTarget, Request, RpcError};
 
@@ -92,7 +92,7 @@ struct OpenSession {
     /// The configured realm, or `None` for the default realm.
     realm: Option<Arc<Realm>>,
     control: Arc<super::ControlSlot>,
-    broker: Arc<Broker>,
+    broker: Arc<Broker<Session>>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Who decides what the session may do, if anybody.

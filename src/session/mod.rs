@@ -3,7 +3,6 @@
 
 mod calls;
 mod connection;
-mod outbound;
 pub(crate) mod registry;
 
 use std::any::{Any, TypeId};
@@ -18,11 +17,11 @@ use serverwamp_protocol::{Dict, Id, List};
 
 pub(crate) use calls::CallState;
 pub(crate) use connection::run_connection;
-pub(crate) use outbound::{DEFAULT_OUTBOUND_BYTES, Outbound, SendError, encode_record};
 
+use crate::broker::{Broker, Publication, Subscriber};
 use crate::link::TransportInfo;
+use crate::outbound::Outbound;
 use crate::pubsub::PublishReport;
-use crate::pubsub::broker::{Broker, Publication};
 
 /// How a session authenticated, as announced in its WELCOME.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,7 @@ pub(crate) struct SessionInner {
     /// The connection's outbound queue, for events sent outside a call.
     pub(crate) outbound: Outbound,
     /// The realm's broker (held strongly by the connection).
-    broker: Weak<Broker>,
+    broker: Weak<Broker<Session>>,
     /// Events dropped because the client did not keep up.
     dropped_events: AtomicU64,
     /// Typed per-session data, created on first use.
@@ -149,7 +148,7 @@ pub(crate) enum Control {
 }
 
 impl Session {
-    pub(crate) fn new(parts: SessionParts, broker: &Arc<Broker>) -> Self {
+    pub(crate) fn new(parts: SessionParts, broker: &Arc<Broker<Session>>) -> Self {
         let SessionParts {
             id,
             realm,
@@ -245,19 +244,6 @@ impl Session {
         self.inner.dropped_events.load(Ordering::Relaxed)
     }
 
-    /// Counts one dropped event; returns the count so far.
-    pub(crate) fn note_dropped_event(&self) -> u64 {
-        self.inner.dropped_events.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// Asks the connection to close a session that cannot keep up.
-    pub(crate) fn close_for_slowness(&self) {
-        self.inner.control.request(Control::CloseNow {
-            reason: close::KILLED.to_owned(),
-            message: Some("the client did not read its events fast enough".to_owned()),
-        });
-    }
-
     /// The session ID.
     pub fn id(&self) -> Id {
         self.inner.id
@@ -338,6 +324,36 @@ impl Session {
     /// Whether the session's connection is still open.
     pub fn is_open(&self) -> bool {
         !self.inner.control.is_closed()
+    }
+}
+
+/// A session as the broker sees it.
+impl Subscriber for Session {
+    fn id(&self) -> Id {
+        self.inner.id
+    }
+
+    fn authid(&self) -> &str {
+        &self.inner.auth.authid
+    }
+
+    fn authrole(&self) -> &str {
+        &self.inner.auth.authrole
+    }
+
+    fn outbound(&self) -> &Outbound {
+        &self.inner.outbound
+    }
+
+    fn note_dropped_event(&self) -> u64 {
+        self.inner.dropped_events.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn close_for_slowness(&self) {
+        self.inner.control.request(Control::CloseNow {
+            reason: close::KILLED.to_owned(),
+            message: Some("the client did not read its events fast enough".to_owned()),
+        });
     }
 }
 

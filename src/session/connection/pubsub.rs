@@ -13,7 +13,7 @@ use serverwamp_protocol::{Id, MatchPolicy, Value};
 use super::auth::not_authorized;
 use super::{Connection, Flow, Phase};
 use crate::auth::Action;
-use crate::pubsub::broker::{Audience, Broker, Publication};
+use crate::broker::{Audience, Broker, Publication};
 use crate::pubsub::{Teardown, Topic, TopicContext};
 use crate::rpc::RpcError;
 use crate::session::Session;
@@ -150,7 +150,7 @@ impl Connection {
     pub(super) async fn end_subscription(
         &mut self,
         session: &Session,
-        broker: &Broker,
+        broker: &Broker<Session>,
         subscription: Id,
         topic: Topic,
         teardown: Option<Teardown>,
@@ -204,7 +204,7 @@ impl Connection {
         } else if open_broker {
             let details = disclosed_details(&session, &publish);
             let audience = Audience {
-                publisher: Some(&session),
+                publisher: Some(session.id()),
                 options: &publish.options,
             };
             let report = broker.publish(Publication {

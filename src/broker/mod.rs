@@ -1,4 +1,9 @@
 //! One realm's subscriptions and the fan-out of events to them.
+//!
+//! The broker knows its subscribers only as [`Subscriber`]s: an ID, an
+//! authid and role for black- and whitelisting, an outbound queue, and what
+//! to do when they fall behind. Sessions are one kind of subscriber; the
+//! broker does not know what else they are.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +15,23 @@ use serverwamp_protocol::id::{RouterScopeIds, random_id};
 use serverwamp_protocol::message::{Event, EventDetails, Message, Payload, PublishOptions};
 use serverwamp_protocol::{Codec, Id, MatchPolicy};
 
-use super::{PublishReport, SlowSubscriberPolicy};
-use crate::session::{SendError, Session};
+use crate::outbound::{Outbound, SendError};
+
+/// What the broker needs of a subscriber.
+pub(crate) trait Subscriber: Clone + Send + Sync + 'static {
+    /// The subscriber's session ID.
+    fn id(&self) -> Id;
+    /// Its authid, for `exclude_authid` / `eligible_authid`.
+    fn authid(&self) -> &str;
+    /// Its authrole, for `exclude_authrole` / `eligible_authrole`.
+    fn authrole(&self) -> &str;
+    /// Where its events go.
+    fn outbound(&self) -> &Outbound;
+    /// Counts one event it lost to a full queue; returns the count so far.
+    fn note_dropped_event(&self) -> u64;
+    /// Closes it: it stayed too slow for too long.
+    fn close_for_slowness(&self);
+}
 
 /// The subscriptions of one realm.
 ///
@@ -19,8 +39,8 @@ use crate::session::{SendError, Session};
 /// match policy) has one ID shared by all its subscribers, so an event is
 /// the same bytes for every subscriber that uses the same codec; it is
 /// encoded once per codec and the bytes are shared.
-pub(crate) struct Broker {
-    state: RwLock<State>,
+pub(crate) struct Broker<S> {
+    state: RwLock<State<S>>,
     ids: RouterScopeIds,
     slow: SlowSubscribers,
 }
@@ -66,21 +86,31 @@ impl<'a> Publication<'a> {
     }
 }
 
-#[derive(Default)]
-struct State {
+struct State<S> {
     exact: HashMap<Arc<str>, Id>,
     patterns: HashMap<(MatchPolicy, Arc<str>), Id>,
-    subscriptions: HashMap<Id, Subscription>,
+    subscriptions: HashMap<Id, Subscription<S>>,
 }
 
-struct Subscription {
+impl<S> Default for State<S> {
+    fn default() -> Self {
+        State {
+            exact: HashMap::new(),
+            patterns: HashMap::new(),
+            subscriptions: HashMap::new(),
+        }
+    }
+}
+
+struct Subscription<S> {
     topic: Arc<str>,
     policy: MatchPolicy,
-    subscribers: HashMap<Id, Subscriber>,
+    subscribers: HashMap<Id, Subscribed<S>>,
 }
 
-struct Subscriber {
-    session: Session,
+/// One subscriber of a subscription.
+struct Subscribed<S> {
+    session: S,
     /// Set once SUBSCRIBED is queued; events before that are held.
     active: AtomicBool,
     held: Mutex<Option<Vec<Bytes>>>,
@@ -89,17 +119,16 @@ struct Subscriber {
 /// Which subscribers receive a client's publication (spec, "Subscriber
 /// Black- and Whitelisting" and "Publisher Exclusion").
 pub(crate) struct Audience<'a> {
-    /// The publisher, excluded unless `exclude_me` is false.
-    pub(crate) publisher: Option<&'a Session>,
+    /// The publisher's session ID, excluded unless `exclude_me` is false.
+    pub(crate) publisher: Option<Id>,
     pub(crate) options: &'a PublishOptions,
 }
 
 impl Audience<'_> {
-    fn admits(&self, session: &Session) -> bool {
+    fn admits<S: Subscriber>(&self, session: &S) -> bool {
         let o = self.options;
         let id = session.id();
-        let excluded_me =
-            o.exclude_me != Some(false) && self.publisher.is_some_and(|p| p.id() == id);
+        let excluded_me = o.exclude_me != Some(false) && self.publisher == Some(id);
         let authid = session.authid();
         let authrole = session.authrole();
         let listed = |list: &Option<Vec<String>>, value: &str| {
@@ -126,7 +155,7 @@ impl Encodings<'_> {
         if let Some((_, bytes)) = self.done.iter().find(|(c, _)| *c == codec) {
             return bytes.clone();
         }
-        let bytes = crate::session::encode_record(codec, self.message)
+        let bytes = crate::outbound::encode_record(codec, self.message)
             .map_err(|e| tracing::warn!(error = %e, "an event cannot be encoded; not sent"))
             .ok();
         self.done.push((codec, bytes.clone()));
@@ -134,7 +163,7 @@ impl Encodings<'_> {
     }
 }
 
-impl Broker {
+impl<S: Subscriber> Broker<S> {
     pub(crate) fn new(slow: SlowSubscribers) -> Self {
         Broker {
             state: RwLock::default(),
@@ -143,13 +172,13 @@ impl Broker {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<S>> {
         self.state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<S>> {
         self.state
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -158,12 +187,7 @@ impl Broker {
     /// Adds `session` to the subscription of `topic` with `policy` (made on
     /// first use), held until [`Broker::activate`]. Returns the
     /// subscription ID and whether the session was newly added.
-    pub(crate) fn subscribe(
-        &self,
-        session: &Session,
-        topic: &str,
-        policy: MatchPolicy,
-    ) -> (Id, bool) {
+    pub(crate) fn subscribe(&self, session: &S, topic: &str, policy: MatchPolicy) -> (Id, bool) {
         let mut state = self.write();
         let existing = match policy {
             MatchPolicy::Exact => state.exact.get(topic).copied(),
@@ -197,7 +221,7 @@ impl Broker {
         }
         subscription.subscribers.insert(
             session.id(),
-            Subscriber {
+            Subscribed {
                 session: session.clone(),
                 active: AtomicBool::new(false),
                 held: Mutex::new(Some(Vec::new())),
@@ -253,8 +277,7 @@ impl Broker {
         let (mut report, full) = self.fan_out(publication);
         for (session, _) in full {
             let slow = session
-                .inner
-                .outbound
+                .outbound()
                 .full_since()
                 .is_some_and(|since| since.elapsed() >= self.slow.timeout);
             self.drop_event(&session, slow);
@@ -272,7 +295,7 @@ impl Broker {
             return report;
         }
         let waits = full.into_iter().map(|(session, bytes)| async move {
-            let outbound = &session.inner.outbound;
+            let outbound = &session.outbound();
             let deadline = outbound.full_since().unwrap_or_else(Instant::now) + self.slow.timeout;
             match outbound.send_encoded_until(bytes, deadline).await {
                 Ok(()) => Some(true),
@@ -296,7 +319,7 @@ impl Broker {
     /// Encodes the event (once per codec of each matching subscription) and
     /// queues it for every subscriber with room. Returns the report so far
     /// and the subscribers whose queue was full, with their bytes.
-    fn fan_out(&self, publication: Publication<'_>) -> (PublishReport, Vec<(Session, Bytes)>) {
+    fn fan_out(&self, publication: Publication<'_>) -> (PublishReport, Vec<(S, Bytes)>) {
         let Publication {
             topic,
             payload,
@@ -312,7 +335,7 @@ impl Broker {
         };
         let mut full = Vec::new();
         let state = self.read();
-        let mut matching: Vec<(Id, &Subscription)> = Vec::new();
+        let mut matching: Vec<(Id, &Subscription<S>)> = Vec::new();
         if let Some((id, sub)) = state
             .exact
             .get(topic)
@@ -347,12 +370,12 @@ impl Broker {
                 message: &message,
                 done: Vec::new(),
             };
-            let mut send_to = |subscriber: &Subscriber| {
+            let mut send_to = |subscriber: &Subscribed<S>| {
                 let session = &subscriber.session;
                 if audience.is_some_and(|a| !a.admits(session)) {
                     return;
                 }
-                let Some(bytes) = encodings.get(session.inner.outbound.codec()) else {
+                let Some(bytes) = encodings.get(session.outbound().codec()) else {
                     return;
                 };
                 match self.deliver(subscriber, bytes) {
@@ -375,7 +398,7 @@ impl Broker {
 
     /// Queues an event for one subscriber, or holds it until SUBSCRIBED is
     /// out. Never waits; a full queue gives the bytes back.
-    fn deliver(&self, subscriber: &Subscriber, bytes: Bytes) -> Result<(), (SendError, Bytes)> {
+    fn deliver(&self, subscriber: &Subscribed<S>, bytes: Bytes) -> Result<(), (SendError, Bytes)> {
         if !subscriber.active.load(Ordering::Acquire) {
             let mut held = subscriber
                 .held
@@ -386,15 +409,15 @@ impl Broker {
                 return Ok(());
             }
         }
-        let outbound = &subscriber.session.inner.outbound;
+        let outbound = &subscriber.session.outbound();
         outbound
             .try_send_encoded(bytes.clone())
             .map_err(|e| (e, bytes))
     }
 
     /// Queues a held event now, dropping it if the queue is full.
-    fn deliver_now(&self, session: &Session, bytes: Bytes) {
-        if let Err(SendError::Full) = session.inner.outbound.try_send_encoded(bytes) {
+    fn deliver_now(&self, session: &S, bytes: Bytes) {
+        if let Err(SendError::Full) = session.outbound().try_send_encoded(bytes) {
             self.drop_event(session, false);
         }
     }
@@ -402,7 +425,7 @@ impl Broker {
     /// Counts an event `session` lost to a full queue (logged at 1, 2, 4, …
     /// lost events) and, when the session is `slow` (full past the timeout)
     /// under [`SlowSubscriberPolicy::CloseSession`], closes it.
-    fn drop_event(&self, session: &Session, slow: bool) {
+    fn drop_event(&self, session: &S, slow: bool) {
         let dropped = session.note_dropped_event();
         if dropped.is_power_of_two() {
             tracing::warn!(
@@ -424,20 +447,27 @@ impl Broker {
 
 /// The brokers of an application, by realm. A broker lives while sessions
 /// of its realm do, so realms named once do not pile up.
-#[derive(Default)]
-pub(crate) struct Brokers {
-    by_realm: Mutex<HashMap<String, Weak<Broker>>>,
+pub(crate) struct Brokers<S> {
+    by_realm: Mutex<HashMap<String, Weak<Broker<S>>>>,
 }
 
-impl Brokers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<Broker>>> {
+impl<S> Default for Brokers<S> {
+    fn default() -> Self {
+        Brokers {
+            by_realm: Mutex::default(),
+        }
+    }
+}
+
+impl<S: Subscriber> Brokers<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<Broker<S>>>> {
         self.by_realm
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The realm's broker, made if no session of the realm is open.
-    pub(crate) fn get_or_create(&self, realm: &str, slow: SlowSubscribers) -> Arc<Broker> {
+    pub(crate) fn get_or_create(&self, realm: &str, slow: SlowSubscribers) -> Arc<Broker<S>> {
         let mut map = self.lock();
         if let Some(broker) = map.get(realm).and_then(Weak::upgrade) {
             return broker;
@@ -451,7 +481,63 @@ impl Brokers {
     }
 
     /// The realm's broker, if a session of the realm is open.
-    pub(crate) fn get(&self, realm: &str) -> Option<Arc<Broker>> {
+    pub(crate) fn get(&self, realm: &str) -> Option<Arc<Broker<S>>> {
         self.lock().get(realm).and_then(Weak::upgrade)
+    }
+}
+
+/// What happens to a subscriber that does not keep up.
+///
+/// Every session has one outbound queue, bounded in bytes
+/// ([`Application::set_outbound_queue_limit`](crate::Application::set_outbound_queue_limit),
+/// 1 MiB by default). Events published without waiting
+/// ([`Session::publish`](crate::Session::publish)) that find a subscriber's
+/// queue full are dropped for that subscriber: the client misses them, and
+/// they are counted in [`PublishReport::dropped`] and
+/// [`Session::dropped_events`](crate::Session::dropped_events) and logged
+/// (at the 1st, 2nd, 4th, 8th, … drop). The waiting variants
+/// ([`Session::publish_wait`](crate::Session::publish_wait)) wait for room
+/// instead, so a burst reaches a subscriber that reads, however long it is.
+///
+/// A subscriber is *slow* once its queue has stayed full for the
+/// slow-subscriber timeout
+/// ([`Application::set_slow_subscriber_timeout`](crate::Application::set_slow_subscriber_timeout),
+/// 10 s by default; the queue counts as full from the moment a sender
+/// found no room until it has drained below half). Waiting publishers stop
+/// waiting for a slow subscriber, and this policy decides what happens to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SlowSubscriberPolicy {
+    /// Drop the events a slow subscriber has no room for, and count them.
+    /// The session stays open and gets events again once it catches up.
+    #[default]
+    DropEvents,
+    /// Close a slow subscriber's session: it gets GOODBYE
+    /// `wamp.close.killed` with the message "the client did not read its
+    /// events fast enough" after what is already queued, and the
+    /// connection closes without waiting for a reply (at most 5 s later
+    /// if the client reads nothing at all).
+    CloseSession,
+}
+
+/// The outcome of a publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishReport {
+    /// The publication's ID (random, global scope).
+    pub publication: serverwamp_protocol::Id,
+    /// How many events were queued for subscribers.
+    pub delivered: usize,
+    /// How many were dropped because a subscriber could not keep up.
+    pub dropped: usize,
+}
+
+impl PublishReport {
+    /// The report of a publication nobody could receive.
+    pub(crate) fn nobody() -> Self {
+        PublishReport {
+            publication: serverwamp_protocol::id::random_id(),
+            delivered: 0,
+            dropped: 0,
+        }
     }
 }
