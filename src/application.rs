@@ -1,23 +1,23 @@
-//! The application: realms, routes and the services that serve them.
+//! The application: the public face that configures realms, routes and
+//! handlers, and makes the services that serve them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverwamp_protocol::message::ValidationRules;
 use serverwamp_protocol::{Id, UriRules};
 
 use crate::auth::RealmAuth;
 use crate::auth::config::auth_builder_methods;
-use crate::broker::{Brokers, Publication, SlowSubscribers};
-use crate::lifecycle::{BoxedSessionHandler, SessionHandler};
+use crate::broker::Publication;
+use crate::engine::Engine;
+use crate::handler::{BoxedHandler, Handler};
+use crate::lifecycle::OnSession;
 use crate::pubsub::{
-    BoxedTopicHandler, NotifyHandler, PublishReport, SlowSubscriberPolicy, SubscribeDecision,
-    SubscribeHandler, TopicRouteSet, TopicTable,
+    OnSubscribe, OnUnsubscribe, PublishReport, SlowSubscriberPolicy, TopicRouteSet,
 };
-use crate::rpc::{BoxedHandler, Handler, RouteTable, RpcRouteSet, StateMap};
-use crate::session::registry::Registry;
-use crate::session::{Control, SHUTDOWN_REASON, Session};
+use crate::realm::{AppConfig, Realm};
+use crate::rpc::RpcRouteSet;
+use crate::session::{Control, Session};
 use crate::transport::websocket::WebSocketService;
 
 /// A WAMP application: its realms, procedures and handlers, and the
@@ -49,111 +49,19 @@ use crate::transport::websocket::WebSocketService;
 /// ```
 #[derive(Clone, Default)]
 pub struct Application {
-    pub(crate) config: Arc<AppConfig>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) brokers: Arc<Brokers<Session>>,
+    engine: Engine,
 }
 
-/// The configuration every new session reads once, when it opens.
-#[derive(Clone)]
-pub(crate) struct AppConfig {
-    /// Procedures of every realm.
-    pub(crate) routes: RouteTable,
-    /// Topics of every realm.
-    pub(crate) topics: TopicTable,
-    pub(crate) subscribe_handlers: Vec<BoxedTopicHandler<SubscribeDecision>>,
-    pub(crate) unsubscribe_handlers: Vec<BoxedTopicHandler<()>>,
-    pub(crate) slow_subscribers: SlowSubscribers,
-    /// The byte budget of each session's outbound queue.
-    pub(crate) outbound_bytes: usize,
-    pub(crate) realms: HashMap<String, Arc<Realm>>,
-    pub(crate) default_realm: bool,
-    pub(crate) state: Arc<StateMap>,
-    pub(crate) rules: ValidationRules,
-    pub(crate) snake_case_kwargs: bool,
-    pub(crate) open_handlers: Vec<BoxedSessionHandler>,
-    pub(crate) close_handlers: Vec<BoxedSessionHandler>,
-    /// Authentication and authorization of every realm that does not set
-    /// its own.
-    pub(crate) auth: RealmAuth,
-    /// How long a client has from HELLO to WELCOME.
-    pub(crate) auth_timeout: Duration,
-    /// Transport pings: how often, and how long a peer may stay silent.
-    pub(crate) keepalive: Option<(Duration, Duration)>,
-}
-
-impl Default for AppConfig {
-    fn default() -> Self {
-        AppConfig {
-            routes: RouteTable::default(),
-            topics: TopicTable::default(),
-            subscribe_handlers: Vec::new(),
-            unsubscribe_handlers: Vec::new(),
-            slow_subscribers: SlowSubscribers::default(),
-            outbound_bytes: crate::outbound::DEFAULT_OUTBOUND_BYTES,
-            realms: HashMap::new(),
-            default_realm: true,
-            state: Arc::default(),
-            rules: ValidationRules::default(),
-            snake_case_kwargs: false,
-            open_handlers: Vec::new(),
-            close_handlers: Vec::new(),
-            auth: RealmAuth::default(),
-            auth_timeout: Duration::from_secs(10),
-            keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
-        }
+/// The engine that serves the application's connections, for a transport.
+impl From<Application> for Engine {
+    fn from(app: Application) -> Self {
+        app.engine
     }
 }
 
-/// One configured realm: procedures of its own, or a handler that answers
-/// every call in it.
-#[derive(Clone, Default)]
-pub struct Realm {
-    pub(crate) routes: RouteTable,
-    pub(crate) rpc_handler: Option<BoxedHandler>,
-    pub(crate) topics: TopicTable,
-    pub(crate) open_broker: bool,
-    /// What this realm sets itself; the rest it inherits.
-    pub(crate) auth: RealmAuth,
-}
-
-impl Realm {
-    fn auth_mut(&mut self) -> &mut RealmAuth {
-        &mut self.auth
-    }
-
-    auth_builder_methods!(auth_mut);
-
-    /// Adds procedures that only this realm serves (besides the
-    /// application's).
-    pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
-        self.routes.add(routes);
-        self
-    }
-
-    /// Adds topics that only this realm serves (besides the application's).
-    pub fn add_topics(&mut self, topics: TopicRouteSet) -> &mut Self {
-        self.topics.add(topics);
-        self
-    }
-
-    /// Makes this realm an open broker: clients may subscribe to any topic,
-    /// also without a route, and their publications reach the other
-    /// subscribers, with publisher exclusion (on unless `exclude_me` is
-    /// false), publisher identification (`disclose_me`) and subscriber
-    /// black/white listing as the spec defines them.
-    pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
-        self.open_broker = open;
-        self
-    }
-
-    /// Answers every call in this realm with `handler`, replacing routing
-    /// (the Python serverwamp library's `set_rpc_handler`). The handler reads the procedure from
-    /// its [`Request`](crate::rpc::Request) argument; its results are
-    /// normalised exactly like a routed handler's, progressive ones too.
-    pub fn set_rpc_handler<H: Handler<T>, T: 'static>(&mut self, handler: H) -> &mut Self {
-        self.rpc_handler = Some(BoxedHandler::new(handler));
-        self
+impl From<&Application> for Engine {
+    fn from(app: &Application) -> Self {
+        app.engine.clone()
     }
 }
 
@@ -164,7 +72,7 @@ impl Application {
     }
 
     fn config_mut(&mut self) -> &mut AppConfig {
-        Arc::make_mut(&mut self.config)
+        Arc::make_mut(&mut self.engine.config)
     }
 
     fn auth_mut(&mut self) -> &mut RealmAuth {
@@ -192,7 +100,7 @@ impl Application {
     ///
     /// The handler admits the subscription (returning `()`, or a
     /// [`Teardown`](crate::pubsub::Teardown) that runs when the
-    /// subscription ends) or refuses it (`Err(RpcError)`), as a topic
+    /// subscription ends) or refuses it (`Err(WampError)`), as a topic
     /// route's handler does. With at least one such handler, a client may
     /// subscribe to topics that have no route: the handlers decide. A topic
     /// route, where there is one, runs first; handlers run in the order
@@ -203,7 +111,7 @@ impl Application {
     /// use std::sync::{Arc, Mutex};
     /// use serverwamp::{Application, Session};
     /// use serverwamp::pubsub::{Teardown, Topic};
-    /// use serverwamp::rpc::State;
+    /// use serverwamp::handler::State;
     ///
     /// /// The sessions to send the hourly updates to.
     /// #[derive(Clone, Default)]
@@ -224,22 +132,22 @@ impl Application {
     /// app.set_state(UpdatesWorker::default());
     /// app.add_subscribe_handler(handle_subscribe);
     /// ```
-    pub fn add_subscribe_handler<H: SubscribeHandler<T>, T: 'static>(
+    pub fn add_subscribe_handler<H: Handler<OnSubscribe, T>, T: 'static>(
         &mut self,
         handler: H,
     ) -> &mut Self {
-        let boxed = BoxedTopicHandler::from_fn(move |cx| handler.start(cx));
+        let boxed = BoxedHandler::new(handler);
         self.config_mut().subscribe_handlers.push(boxed);
         self
     }
 
     /// Runs `handler` whenever a subscription ends: the client unsubscribed
     /// or its session ended (the Python serverwamp library's `add_unsubscribe_handler`).
-    pub fn add_unsubscribe_handler<H: NotifyHandler<T>, T: 'static>(
+    pub fn add_unsubscribe_handler<H: Handler<OnUnsubscribe, T>, T: 'static>(
         &mut self,
         handler: H,
     ) -> &mut Self {
-        let boxed = BoxedTopicHandler::from_fn(move |cx| handler.start(cx));
+        let boxed = BoxedHandler::new(handler);
         self.config_mut().unsubscribe_handlers.push(boxed);
         self
     }
@@ -283,7 +191,7 @@ impl Application {
         kwargs: serverwamp_protocol::Dict,
     ) -> PublishReport {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
-        match self.brokers.get(realm) {
+        match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish(Publication::new(topic, payload)),
             None => PublishReport::nobody(),
         }
@@ -300,7 +208,7 @@ impl Application {
         kwargs: serverwamp_protocol::Dict,
     ) -> PublishReport {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
-        match self.brokers.get(realm) {
+        match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish_wait(Publication::new(topic, payload)).await,
             None => PublishReport::nobody(),
         }
@@ -344,7 +252,7 @@ impl Application {
         self
     }
 
-    /// Makes `value` available to handlers as [`State<T>`](crate::rpc::State)
+    /// Makes `value` available to handlers as [`State<T>`](crate::handler::State)
     /// (the Python serverwamp library's `set_default_arg`). One value per type.
     pub fn set_state<T: std::any::Any + Send + Sync + Clone>(&mut self, value: T) -> &mut Self {
         Arc::make_mut(&mut self.config_mut().state).insert(value);
@@ -391,47 +299,47 @@ impl Application {
 
     /// Runs `handler` when a session has opened (after authentication,
     /// before WELCOME is sent). Handlers run in the order they were added.
-    pub fn add_session_open_handler<H: SessionHandler<T>, T: 'static>(
+    pub fn add_session_open_handler<H: Handler<OnSession, T>, T: 'static>(
         &mut self,
         handler: H,
     ) -> &mut Self {
         self.config_mut()
             .open_handlers
-            .push(BoxedSessionHandler::new(handler));
+            .push(BoxedHandler::new(handler));
         self
     }
 
     /// Runs `handler` when a session ends, however it ends. Close handlers
     /// run in the reverse of the order they were added, like teardown.
-    pub fn add_session_close_handler<H: SessionHandler<T>, T: 'static>(
+    pub fn add_session_close_handler<H: Handler<OnSession, T>, T: 'static>(
         &mut self,
         handler: H,
     ) -> &mut Self {
         self.config_mut()
             .close_handlers
-            .push(BoxedSessionHandler::new(handler));
+            .push(BoxedHandler::new(handler));
         self
     }
 
     /// A tower service that serves this application over WebSocket; mount it
     /// in axum with `route_service("/ws", app.websocket_service())`.
     pub fn websocket_service(&self) -> WebSocketService {
-        WebSocketService::new(self.clone())
+        WebSocketService::new(self)
     }
 
     /// Every open session.
     pub fn sessions(&self) -> Vec<Session> {
-        self.registry.snapshot()
+        self.engine.registry.snapshot()
     }
 
     /// The open session with this ID.
     pub fn session(&self, id: Id) -> Option<Session> {
-        self.registry.get(id)
+        self.engine.registry.get(id)
     }
 
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
-        self.registry.len()
+        self.engine.registry.len()
     }
 
     /// Closes every session for shutdown: sends GOODBYE
@@ -439,18 +347,21 @@ impl Application {
     /// replies, then closes the connections that are left. Returns when
     /// every session has ended.
     pub async fn close_sessions(&self, timeout: Duration) {
-        for session in self.registry.snapshot() {
+        for session in self.engine.registry.snapshot() {
             session.inner.control.request(Control::Close {
-                reason: SHUTDOWN_REASON.to_owned(),
+                reason: serverwamp_protocol::well_known::close::SYSTEM_SHUTDOWN.to_owned(),
                 message: Some("the server is shutting down".to_owned()),
             });
         }
-        if self.registry.wait_empty(timeout).await {
+        if self.engine.registry.wait_empty(timeout).await {
             return;
         }
-        for session in self.registry.snapshot() {
+        for session in self.engine.registry.snapshot() {
             session.inner.control.request(Control::Kill);
         }
-        self.registry.wait_empty(Duration::from_secs(1)).await;
+        self.engine
+            .registry
+            .wait_empty(Duration::from_secs(1))
+            .await;
     }
 }

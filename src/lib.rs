@@ -3,15 +3,21 @@
 mod application;
 pub mod auth;
 mod broker;
+mod engine;
+pub mod handler;
 pub mod lifecycle;
 mod link;
 mod outbound;
 pub mod pubsub;
+mod realm;
 mod routing;
 pub mod rpc;
 mod session;
 pub mod transport;
 
-pub use application::{Application, Realm};
+pub use application::Application;
+pub use engine::Engine;
+pub use handler::WampError;
+pub use realm::Realm;
 pub use serverwamp_protocol as protocol;
 pub use session::{AuthDetails, Session};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use serverwamp::protocol::{Dict, Value};
 use serverwamp::pubsub::{SlowSubscriberPolicy, Teardown, Topic, TopicRouteSet};
-use serverwamp::rpc::{Args, RpcError, RpcRouteSet, State};
+use serverwamp::rpc::{Args, RpcRouteSet, State, WampError};
 use serverwamp::{Application, Session};
 use support::{Client, SUBPROTOCOLS};
 
@@ -59,7 +59,7 @@ fn app() -> (Application, Counts) {
         .subscribe_prefix("news", || async {})
         .subscribe_prefix("private", || async {
             Err::<(), _>(
-                RpcError::new("wamp.error.not_authorized").arg("private topics are private"),
+                WampError::new("wamp.error.not_authorized").arg("private topics are private"),
             )
         })
         .publish(
@@ -69,7 +69,7 @@ fn app() -> (Application, Counts) {
             },
         )
         .publish("reports.bad", || async {
-            Err::<(), _>(RpcError::new("app.error.rejected"))
+            Err::<(), _>(WampError::new("app.error.rejected"))
         });
     let mut routes = RpcRouteSet::new();
     routes
@@ -606,7 +606,7 @@ async fn an_application_subscribe_handler_admits_without_a_topic_route() {
     app.add_subscribe_handler(
         |topic: Topic, session: Session, State(w): State<Worker>| async move {
             if topic.uri().starts_with("private.") {
-                return Err(RpcError::new("wamp.error.not_authorized"));
+                return Err(WampError::new("wamp.error.not_authorized"));
             }
             let entry = (topic.uri().to_owned(), session.id().get());
             w.0.lock().unwrap().push(entry.clone());

@@ -13,8 +13,8 @@ use serverwamp::Application;
 use serverwamp::Session;
 use serverwamp::protocol::Value;
 use serverwamp::rpc::{
-    Args, Kwargs, Params, Progress, Progressive, ProgressiveItem, Request, RpcError, RpcResult,
-    RpcRouteSet, State,
+    Args, Kwargs, Params, Progress, Progressive, ProgressiveItem, Request, RpcResult, RpcRouteSet,
+    State, WampError,
 };
 use support::{Client, SUBPROTOCOLS};
 
@@ -81,8 +81,8 @@ async fn not_a_number() -> f64 {
     f64::NAN
 }
 
-async fn bad_input() -> Result<(), RpcError> {
-    Err(RpcError::new("test.error.bad_input").kwarg("errorCode", "BAD_INPUT"))
+async fn bad_input() -> Result<(), WampError> {
+    Err(WampError::new("test.error.bad_input").kwarg("errorCode", "BAD_INPUT"))
 }
 
 async fn echo(
@@ -148,7 +148,7 @@ fn app() -> (Application, Counter, Counter) {
         .route("nothing", || async {})
         .route("none", || async { None::<Zodiac> })
         .route("some_struct", || async {
-            Ok::<_, RpcError>(Some(Zodiac {
+            Ok::<_, WampError>(Some(Zodiac {
                 gregorian_year: 2021,
                 animal: "牛",
             }))

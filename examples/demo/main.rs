@@ -18,8 +18,8 @@ use serverwamp::auth::{Authenticated, CraRequirement, NewSession, ScramKdf, Scra
 use serverwamp::protocol::{Dict, Value};
 use serverwamp::pubsub::{Teardown, Topic, TopicRouteSet};
 use serverwamp::rpc::{
-    Args, Kwargs, Params, Progressive, ProgressiveItem, Request, RpcError, RpcResult, RpcRouteSet,
-    State,
+    Args, Kwargs, Params, Progressive, ProgressiveItem, Request, RpcResult, RpcRouteSet, State,
+    WampError,
 };
 use serverwamp::{Application, Session};
 
@@ -76,10 +76,10 @@ struct CheckParams {
     value: Value,
 }
 
-async fn check_input(Params(p): Params<CheckParams>) -> Result<Value, RpcError> {
+async fn check_input(Params(p): Params<CheckParams>) -> Result<Value, WampError> {
     match p.value {
         number @ (Value::Int(_) | Value::UInt(_) | Value::Float(_)) => Ok(number),
-        _ => Err(RpcError::new("demo.error.bad_input")
+        _ => Err(WampError::new("demo.error.bad_input")
             .kwarg("errorCode", "BAD_INPUT")
             .kwarg(
                 "errorMessage",
@@ -100,9 +100,9 @@ fn one_second() -> f64 {
 
 async fn countdown(
     Params(p): Params<CountdownParams>,
-) -> Result<Progressive<impl futures_util::Stream<Item = ProgressiveItem> + Send>, RpcError> {
+) -> Result<Progressive<impl futures_util::Stream<Item = ProgressiveItem> + Send>, WampError> {
     let interval = Duration::try_from_secs_f64(p.interval).map_err(|_| {
-        RpcError::invalid_argument("interval must be a non-negative number of seconds")
+        WampError::invalid_argument("interval must be a non-negative number of seconds")
     })?;
     Ok(Progressive(async_stream::stream! {
         for time_left in [3, 2, 1] {
@@ -227,9 +227,9 @@ struct SlowParams {
     delay: f64,
 }
 
-async fn slow(Params(p): Params<SlowParams>) -> Result<f64, RpcError> {
+async fn slow(Params(p): Params<SlowParams>) -> Result<f64, WampError> {
     let delay = Duration::try_from_secs_f64(p.delay).map_err(|_| {
-        RpcError::invalid_argument("delay must be a non-negative number of seconds")
+        WampError::invalid_argument("delay must be a non-negative number of seconds")
     })?;
     tokio::time::sleep(delay).await;
     Ok(p.delay)
@@ -266,8 +266,8 @@ async fn thank_subscriber(session: Session, topic: Topic) {
     );
 }
 
-async fn refuse_private() -> Result<(), RpcError> {
-    Err(RpcError::new("wamp.error.not_authorized")
+async fn refuse_private() -> Result<(), WampError> {
+    Err(WampError::new("wamp.error.not_authorized")
         .arg("private topics are not open to subscribers"))
 }
 
@@ -312,13 +312,13 @@ async fn add_stuff(
     let procedure = request.procedure().to_owned();
     Progressive(async_stream::stream! {
         if procedure != "add_stuff" {
-            yield ProgressiveItem::Error(RpcError::new("wamp.error.no_such_procedure"));
+            yield ProgressiveItem::Error(WampError::new("wamp.error.no_such_procedure"));
             return;
         }
         let mut sum = 0.0;
         for arg in &args {
             let Some(n) = arg.as_f64().filter(|_| !matches!(arg, Value::Bool(_))) else {
-                yield ProgressiveItem::Error(RpcError::new("wamp.error.invalid_argument").arg("Numbers only!"));
+                yield ProgressiveItem::Error(WampError::new("wamp.error.invalid_argument").arg("Numbers only!"));
                 return;
             };
             sum += n;

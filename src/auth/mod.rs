@@ -29,7 +29,7 @@ use serverwamp_protocol::message::{Authenticate, Challenge, ChallengeExtra, Mess
 use serverwamp_protocol::{Dict, Id};
 use tokio::sync::mpsc;
 
-pub(crate) use config::{Authorization, RealmAuth};
+pub(crate) use config::{Authentication, Authorization, RealmAuth};
 pub use config::{Authorizer, CraRequirement, CraSalt, ScramKdf, ScramRequirement};
 pub(crate) use flow::{AuthOutcome, authenticate};
 

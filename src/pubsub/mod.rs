@@ -18,13 +18,11 @@ use std::pin::Pin;
 
 use serverwamp_protocol::MatchPolicy;
 
-pub(crate) use handler::{BoxedTopicHandler, SubscribeDecision};
-pub use handler::{
-    FromTopic, IntoNotifyOutcome, IntoPublishOutcome, IntoSubscribeOutcome, NotifyHandler,
-    PublishHandler, SubscribeHandler, Topic, TopicContext,
-};
+pub use handler::{OnPublish, OnSubscribe, OnUnsubscribe, Topic, TopicContext};
+pub use serverwamp_protocol::message::{PublishOptions, SubscribeOptions};
 
 pub use crate::broker::{PublishReport, SlowSubscriberPolicy};
+use crate::handler::{BoxedHandler, Handler};
 use crate::routing::UriTable;
 
 /// What runs when a subscription ends (the client unsubscribes or its
@@ -109,26 +107,26 @@ impl std::fmt::Debug for Teardown {
 ///
 /// ```
 /// use serverwamp::pubsub::TopicRouteSet;
-/// use serverwamp::rpc::RpcError;
+/// use serverwamp::WampError;
 ///
 /// let mut topics = TopicRouteSet::new();
 /// topics
 ///     .subscribe("hourly_updates", || async {})
 ///     .subscribe_prefix("private", || async {
-///         Err::<(), _>(RpcError::new("wamp.error.not_authorized"))
+///         Err::<(), _>(WampError::new("wamp.error.not_authorized"))
 ///     });
 /// ```
 #[derive(Clone, Default)]
 pub struct TopicRouteSet {
-    subscribe: Vec<(String, MatchPolicy, BoxedTopicHandler<SubscribeDecision>)>,
-    publish: Vec<(String, MatchPolicy, BoxedTopicHandler<()>)>,
+    subscribe: Vec<(String, MatchPolicy, BoxedHandler<OnSubscribe>)>,
+    publish: Vec<(String, MatchPolicy, BoxedHandler<OnPublish>)>,
 }
 
 macro_rules! route_methods {
-    ($list:ident, $trait:ident, $outcome:ty, $(($name:ident, $policy:ident, $doc:literal)),*) => {$(
+    ($list:ident, $kind:ident, $(($name:ident, $policy:ident, $doc:literal)),*) => {$(
         #[doc = $doc]
-        pub fn $name<H: $trait<T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
-            let boxed = BoxedTopicHandler::<$outcome>::from_fn(move |cx| handler.start(cx));
+        pub fn $name<H: Handler<$kind, T>, T: 'static>(&mut self, uri: impl Into<String>, handler: H) -> &mut Self {
+            let boxed = BoxedHandler::<$kind>::new(handler);
             self.$list.push((uri.into(), MatchPolicy::$policy, boxed));
             self
         }
@@ -143,8 +141,7 @@ impl TopicRouteSet {
 
     route_methods!(
         subscribe,
-        SubscribeHandler,
-        SubscribeDecision,
+        OnSubscribe,
         (
             subscribe,
             Exact,
@@ -164,8 +161,7 @@ impl TopicRouteSet {
 
     route_methods!(
         publish,
-        PublishHandler,
-        (),
+        OnPublish,
         (
             publish,
             Exact,
@@ -187,8 +183,8 @@ impl TopicRouteSet {
 /// Topic routes compiled for lookup.
 #[derive(Clone, Default)]
 pub(crate) struct TopicTable {
-    pub(crate) subscribe: UriTable<BoxedTopicHandler<SubscribeDecision>>,
-    pub(crate) publish: UriTable<BoxedTopicHandler<()>>,
+    pub(crate) subscribe: UriTable<BoxedHandler<OnSubscribe>>,
+    pub(crate) publish: UriTable<BoxedHandler<OnPublish>>,
 }
 
 impl TopicTable {

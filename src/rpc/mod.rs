@@ -2,25 +2,19 @@
 //! arguments the library fills in, and what handlers may return.
 
 mod extract;
-mod handler;
-mod params;
 mod result;
 
 use serverwamp_protocol::MatchPolicy;
 
 use crate::routing::UriTable;
 
-pub use extract::{
-    Args, ArgumentUse, CallContext, FromCall, Kwargs, Params, Progress, Request, State,
-};
-pub(crate) use extract::{ProgressTarget, StateMap};
-pub(crate) use handler::BoxedHandler;
-pub use handler::Handler;
+pub use extract::{CallContext, OnCall, Progress, Request};
+pub(crate) use extract::{CallState, ProgressTarget};
+
+pub use crate::handler::{Args, Kwargs, Params, State, WampError};
+use crate::handler::{BoxedHandler, Handler};
 pub(crate) use result::ItemStream;
-pub use result::{
-    CallOutcome, Direct, Fallible, IntoCallResult, Progressive, ProgressiveItem, RpcError,
-    RpcResult, Serialized,
-};
+pub use result::{CallOutcome, IntoCallResult, Progressive, ProgressiveItem, RpcResult};
 
 /// A set of procedures, each a URI (or URI pattern) and a handler.
 ///
@@ -36,7 +30,7 @@ pub use result::{
 /// ```
 #[derive(Clone, Default)]
 pub struct RpcRouteSet {
-    routes: Vec<(String, MatchPolicy, BoxedHandler)>,
+    routes: Vec<(String, MatchPolicy, BoxedHandler<OnCall>)>,
 }
 
 impl RpcRouteSet {
@@ -46,7 +40,7 @@ impl RpcRouteSet {
     }
 
     /// Routes calls to exactly `uri` to `handler`.
-    pub fn route<H: Handler<T>, T: 'static>(
+    pub fn route<H: Handler<OnCall, T>, T: 'static>(
         &mut self,
         uri: impl Into<String>,
         handler: H,
@@ -56,7 +50,7 @@ impl RpcRouteSet {
 
     /// Routes calls to `uri` and every URI below it (component-aware:
     /// `a.b` covers `a.b` and `a.b.c`, not `a.bc`).
-    pub fn route_prefix<H: Handler<T>, T: 'static>(
+    pub fn route_prefix<H: Handler<OnCall, T>, T: 'static>(
         &mut self,
         uri: impl Into<String>,
         handler: H,
@@ -66,7 +60,7 @@ impl RpcRouteSet {
 
     /// Routes calls matching a wildcard pattern, where empty components
     /// match any one component (`a..c` covers `a.b.c`).
-    pub fn route_wildcard<H: Handler<T>, T: 'static>(
+    pub fn route_wildcard<H: Handler<OnCall, T>, T: 'static>(
         &mut self,
         pattern: impl Into<String>,
         handler: H,
@@ -74,7 +68,7 @@ impl RpcRouteSet {
         self.add(pattern, MatchPolicy::Wildcard, handler)
     }
 
-    fn add<H: Handler<T>, T: 'static>(
+    fn add<H: Handler<OnCall, T>, T: 'static>(
         &mut self,
         uri: impl Into<String>,
         policy: MatchPolicy,
@@ -87,7 +81,7 @@ impl RpcRouteSet {
 }
 
 /// The procedures of a realm or application, compiled for lookup.
-pub(crate) type RouteTable = UriTable<BoxedHandler>;
+pub(crate) type RouteTable = UriTable<BoxedHandler<OnCall>>;
 
 impl RouteTable {
     /// Adds a route set; a later route for the same URI and policy replaces

@@ -5,9 +5,13 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 use serde::Serialize;
+use serverwamp_protocol::Message;
+use serverwamp_protocol::message::Payload;
 use serverwamp_protocol::value::to_value;
-use serverwamp_protocol::well_known::error;
 use serverwamp_protocol::{Dict, List, Value};
+
+use super::OnCall;
+use crate::handler::{Direct, Fallible, IntoOutcome, Serialized, WampError, downcast};
 
 /// A successful call result: positional and keyword arguments.
 ///
@@ -29,6 +33,12 @@ pub struct RpcResult {
 }
 
 impl RpcResult {
+    /// The RESULT answering CALL `request` (a progress report if
+    /// `progress`).
+    pub(crate) fn into_message(self, request: serverwamp_protocol::Id, progress: bool) -> Message {
+        Message::result(request, Payload::new(self.args, self.kwargs), progress)
+    }
+
     /// An empty result.
     pub fn new() -> Self {
         Self::default()
@@ -49,82 +59,6 @@ impl RpcResult {
     }
 }
 
-/// A WAMP error answer: an error URI with optional arguments.
-///
-/// Return it (or `Err(it)` from a `Result`) to send the caller an `ERROR`.
-/// Any `std::error::Error` converts into it with `?`; such unexpected errors
-/// become `wamp.error.runtime_error` without their text, which is logged
-/// instead, so no internal detail leaks to clients.
-///
-/// ```
-/// use serverwamp::rpc::RpcError;
-///
-/// let err = RpcError::new("demo.error.bad_input")
-///     .kwarg("errorCode", "BAD_INPUT");
-/// assert_eq!(err.uri, "demo.error.bad_input");
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RpcError {
-    /// The error URI, e.g. `wamp.error.invalid_argument`.
-    pub uri: String,
-    /// Positional error arguments.
-    pub args: List,
-    /// Keyword error arguments.
-    pub kwargs: Dict,
-}
-
-impl RpcError {
-    /// An error with this URI and no arguments.
-    pub fn new(uri: impl Into<String>) -> Self {
-        RpcError {
-            uri: uri.into(),
-            args: List::new(),
-            kwargs: Dict::new(),
-        }
-    }
-
-    /// `wamp.error.invalid_argument` with a message saying what was wrong.
-    pub fn invalid_argument(message: impl Into<String>) -> Self {
-        RpcError::new(error::INVALID_ARGUMENT).arg(message.into())
-    }
-
-    /// `wamp.error.runtime_error`, saying nothing about the cause.
-    pub fn runtime_error() -> Self {
-        RpcError::new(error::RUNTIME_ERROR)
-    }
-
-    /// Adds a positional argument.
-    #[must_use]
-    pub fn arg(mut self, value: impl Into<Value>) -> Self {
-        self.args.push(value.into());
-        self
-    }
-
-    /// Adds a keyword argument.
-    #[must_use]
-    pub fn kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.kwargs.insert(key.into(), value.into());
-        self
-    }
-}
-
-impl fmt::Display for RpcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.uri)?;
-        if let Some(first) = self.args.first() {
-            write!(f, ": {first}")?;
-        }
-        Ok(())
-    }
-}
-
-impl<E: std::error::Error> From<E> for RpcError {
-    fn from(err: E) -> Self {
-        tracing::warn!(error = %err, "procedure failed; answering wamp.error.runtime_error");
-        RpcError::runtime_error()
-    }
-}
-
 /// One item of a progressive result stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProgressiveItem {
@@ -133,7 +67,7 @@ pub enum ProgressiveItem {
     /// The final result; the stream is not read further.
     Result(RpcResult),
     /// The final error; the stream is not read further.
-    Error(RpcError),
+    Error(WampError),
 }
 
 /// A progressive result: a stream of progress reports ending in a result or
@@ -162,7 +96,7 @@ pub(crate) type ItemStream = Pin<Box<dyn Stream<Item = ProgressiveItem> + Send>>
 /// What a handler produced, before it is put on the wire.
 pub enum CallOutcome {
     /// A final result or error.
-    Done(Result<RpcResult, RpcError>),
+    Done(Result<RpcResult, WampError>),
     /// Progress reports, then a final result or error.
     Progressive(ItemStream),
 }
@@ -188,8 +122,8 @@ impl fmt::Debug for CallOutcome {
 /// rule at run time.
 ///
 /// Beside those: [`RpcResult`] says both kinds of argument explicitly;
-/// [`RpcError`] or `Err` answers with an error (`Result<T, E>` where `T`
-/// converts and `E: Into<RpcError>`); [`Progressive`] streams progress
+/// [`WampError`] or `Err` answers with an error (`Result<T, E>` where `T`
+/// converts and `E: Into<WampError>`); [`Progressive`] streams progress
 /// reports; [`Args`](crate::rpc::Args) and [`Kwargs`](crate::rpc::Kwargs)
 /// force a value to positional or keyword arguments.
 ///
@@ -211,12 +145,12 @@ impl fmt::Debug for CallOutcome {
 /// `M` only tells the implementations apart; you never name it. A type of
 /// your own that is not `Serialize` implements `IntoCallResult` (with the
 /// default `M`). A `Result` whose error type is both `Serialize` and
-/// `Into<RpcError>` is ambiguous; map its error first.
+/// `Into<WampError>` is ambiguous; map its error first.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a WAMP procedure",
     label = "not a WAMP result",
     note = "return anything `Serialize` (a scalar, a Vec or tuple, a map or struct), `RpcResult`, \
-            `RpcError`, `Result<T, E>` with `E: Into<RpcError>`, `Args`/`Kwargs` or \
+            `WampError`, `Result<T, E>` with `E: Into<WampError>`, `Args`/`Kwargs` or \
             `Progressive(stream)`"
 )]
 pub trait IntoCallResult<M = Direct> {
@@ -224,29 +158,16 @@ pub trait IntoCallResult<M = Direct> {
     fn into_call_result(self) -> CallOutcome;
 }
 
-/// The [`IntoCallResult`] marker of types that convert themselves.
-#[derive(Debug)]
-pub enum Direct {}
-
-/// The [`IntoCallResult`] marker of `Serialize` types, converted by what
-/// they serialize to.
-#[derive(Debug)]
-pub enum Serialized {}
-
-/// The [`IntoCallResult`] marker of `Result<T, E>`, for `T`'s marker `M`.
-#[derive(Debug)]
-pub struct Fallible<M>(std::marker::PhantomData<M>, std::convert::Infallible);
-
 /// Serializes `value` for a result, or answers `wamp.error.runtime_error`
 /// (logged) when it cannot be represented.
-pub(crate) fn value_of<T: Serialize + ?Sized>(value: &T) -> Result<Value, RpcError> {
+pub(crate) fn value_of<T: Serialize + ?Sized>(value: &T) -> Result<Value, WampError> {
     to_value(value).map_err(|e| {
         tracing::warn!(error = %e, "a procedure's result cannot be serialized");
-        RpcError::runtime_error()
+        WampError::runtime_error()
     })
 }
 
-fn done(result: Result<RpcResult, RpcError>) -> CallOutcome {
+fn done(result: Result<RpcResult, WampError>) -> CallOutcome {
     CallOutcome::Done(result)
 }
 
@@ -267,18 +188,6 @@ fn shaped(value: Value) -> CallOutcome {
             kwargs: Dict::new(),
         },
     }))
-}
-
-/// `T` as a `U` if it is one (moved, not copied).
-fn downcast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
-    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<U>() {
-        return Err(value);
-    }
-    let mut slot = Some(value);
-    let taken = (&mut slot as &mut dyn std::any::Any)
-        .downcast_mut::<Option<U>>()
-        .and_then(Option::take);
-    taken.ok_or_else(|| slot.take().expect("not taken"))
 }
 
 impl<T: Serialize + 'static> IntoCallResult<Serialized> for T {
@@ -307,6 +216,13 @@ impl<T: Serialize + 'static> IntoCallResult<Serialized> for T {
     }
 }
 
+/// What a procedure returns becomes its call's outcome.
+impl<R: IntoCallResult<M>, M> IntoOutcome<OnCall, M> for R {
+    fn into_outcome(self) -> CallOutcome {
+        self.into_call_result()
+    }
+}
+
 impl IntoCallResult for CallOutcome {
     fn into_call_result(self) -> CallOutcome {
         self
@@ -319,13 +235,13 @@ impl IntoCallResult for RpcResult {
     }
 }
 
-impl IntoCallResult for RpcError {
+impl IntoCallResult for WampError {
     fn into_call_result(self) -> CallOutcome {
         done(Err(self))
     }
 }
 
-impl<T: IntoCallResult<M>, E: Into<RpcError>, M> IntoCallResult<Fallible<M>> for Result<T, E> {
+impl<T: IntoCallResult<M>, E: Into<WampError>, M> IntoCallResult<Fallible<M>> for Result<T, E> {
     fn into_call_result(self) -> CallOutcome {
         match self {
             Ok(v) => v.into_call_result(),
@@ -349,7 +265,7 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    fn result(outcome: CallOutcome) -> Result<RpcResult, RpcError> {
+    fn result(outcome: CallOutcome) -> Result<RpcResult, WampError> {
         match outcome {
             CallOutcome::Done(r) => r,
             CallOutcome::Progressive(_) => panic!("not progressive"),
@@ -396,8 +312,8 @@ mod tests {
             result(None::<i32>.into_call_result()),
             Ok(RpcResult::new().arg(Value::Null))
         );
-        let r: Result<i32, RpcError> = Err(RpcError::new("a.b"));
-        assert_eq!(result(r.into_call_result()), Err(RpcError::new("a.b")));
+        let r: Result<i32, WampError> = Err(WampError::new("a.b"));
+        assert_eq!(result(r.into_call_result()), Err(WampError::new("a.b")));
     }
 
     #[test]
@@ -441,6 +357,6 @@ mod tests {
     fn foreign_errors_become_runtime_errors_without_their_text() {
         let r: Result<i32, std::io::Error> = Err(std::io::Error::other("secret path /etc"));
         let err = result(r.into_call_result()).expect_err("an error");
-        assert_eq!(err, RpcError::runtime_error());
+        assert_eq!(err, WampError::runtime_error());
     }
 }

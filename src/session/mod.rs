@@ -1,8 +1,7 @@
 //! Sessions: the WAMP state machine of one connection, and the handle that
 //! handlers use to talk to their session.
 
-mod calls;
-mod connection;
+mod control;
 pub(crate) mod registry;
 
 use std::any::{Any, TypeId};
@@ -11,12 +10,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use serverwamp_protocol::message::{Goodbye, Message, Payload};
+use serverwamp_protocol::message::Payload;
 use serverwamp_protocol::well_known::close;
 use serverwamp_protocol::{Dict, Id, List};
 
-pub(crate) use calls::CallState;
-pub(crate) use connection::run_connection;
+pub(crate) use control::{Control, ControlSlot};
 
 use crate::broker::{Broker, Publication, Subscriber};
 use crate::link::TransportInfo;
@@ -73,78 +71,6 @@ pub(crate) struct SessionParts {
     pub(crate) transport: Arc<TransportInfo>,
     pub(crate) outbound: Outbound,
     pub(crate) control: Arc<ControlSlot>,
-}
-
-/// Where a session handle leaves requests for its connection task: one
-/// pending request at a time (a kill outranks a close), and a flag set once
-/// the session has ended. Lighter than a channel for something used once.
-#[derive(Default)]
-pub(crate) struct ControlSlot {
-    pending: Mutex<Option<Control>>,
-    wake: tokio::sync::Notify,
-    closed: std::sync::atomic::AtomicBool,
-}
-
-impl ControlSlot {
-    /// Leaves a request for the connection task.
-    pub(crate) fn request(&self, control: Control) {
-        if self.is_closed() {
-            return;
-        }
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !matches!(*pending, Some(Control::Kill)) {
-            *pending = Some(control);
-        }
-        drop(pending);
-        self.wake.notify_one();
-    }
-
-    /// Waits for the next request.
-    pub(crate) async fn next(&self) -> Control {
-        loop {
-            let taken = self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(control) = taken {
-                return control;
-            }
-            // A request made since the check left a permit: no lost wake-up.
-            self.wake.notified().await;
-        }
-    }
-
-    /// Marks the session ended: later requests are ignored.
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-}
-
-/// What a session handle can ask of its connection task.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// Send GOODBYE with this reason and message, wait briefly for the
-    /// client's, then close.
-    Close {
-        reason: String,
-        message: Option<String>,
-    },
-    /// Send GOODBYE with this reason and message if it fits the queue, and
-    /// close without waiting: for a client that does not read.
-    CloseNow {
-        reason: String,
-        message: Option<String>,
-    },
-    /// Close the transport at once.
-    Kill,
 }
 
 impl Session {
@@ -383,18 +309,3 @@ impl fmt::Debug for Session {
             .finish_non_exhaustive()
     }
 }
-
-/// The GOODBYE a router sends to end a session.
-pub(crate) fn goodbye(reason: &str, message: Option<String>) -> Message {
-    let details = serverwamp_protocol::message::CloseDetails {
-        message,
-        ..Default::default()
-    };
-    Message::Goodbye(Goodbye {
-        details,
-        reason: reason.to_owned(),
-    })
-}
-
-/// The reason a server shutdown closes sessions with.
-pub(crate) const SHUTDOWN_REASON: &str = close::SYSTEM_SHUTDOWN;

@@ -84,7 +84,7 @@ use tokio::net::UnixListener;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::application::Application;
+use crate::engine::Engine;
 use crate::link::{PeerAddress, TransportInfo, TransportKind};
 use crate::transport::rawsocket::{RawSocketServer, RawSocketSettings};
 use crate::transport::websocket::{
@@ -274,7 +274,7 @@ impl ServeOptions {
     }
 }
 
-/// Serves an [`Application`] over RawSocket, WebSocket and plain HTTP on
+/// Serves an [`Application`](crate::Application) over RawSocket, WebSocket and plain HTTP on
 /// listeners and connections of its own, as [`ServeOptions`] say.
 ///
 /// [`serve`] and [`serve_unix`] make one for a single listener; make one
@@ -325,7 +325,8 @@ impl fmt::Debug for Server {
 
 impl Server {
     /// A server for `app` with these options, serving nothing yet.
-    pub fn new(app: Application, options: ServeOptions) -> Self {
+    pub fn new(app: impl Into<Engine>, options: ServeOptions) -> Self {
+        let engine: Engine = app.into();
         let mut http = auto::Builder::new(TokioExecutor::new());
         // With a timer, hyper closes HTTP/1 connections that take too long
         // to send a request's headers (30 s).
@@ -333,8 +334,8 @@ impl Server {
         http.http2().timer(TokioTimer::new());
         Server {
             inner: Arc::new(Inner {
-                rawsocket: RawSocketServer::new(app.clone(), options.rawsocket),
-                websocket: WebSocketService::new(app).with_config(options.websocket),
+                rawsocket: RawSocketServer::new(engine.clone(), options.rawsocket),
+                websocket: WebSocketService::new(engine).with_config(options.websocket),
                 http,
                 #[cfg(feature = "tls")]
                 tls: options.tls,
@@ -350,7 +351,7 @@ impl Server {
     /// [`PeerAddress::Ip`].
     ///
     /// Dropping the future stops accepting; connections already accepted
-    /// go on, and [`Application::close_sessions`] ends their sessions.
+    /// go on, and [`Application::close_sessions`](crate::Application::close_sessions) ends their sessions.
     ///
     /// # Errors
     /// Only if the listener cannot accept at all (`EINVAL`). Errors about
@@ -524,7 +525,7 @@ impl Server {
 /// # Errors
 /// Only if the listener cannot accept at all.
 pub async fn serve(
-    app: Application,
+    app: impl Into<Engine>,
     listener: TcpListener,
     options: ServeOptions,
 ) -> io::Result<()> {
@@ -548,7 +549,7 @@ pub async fn serve(
 /// Only if the listener cannot accept at all.
 #[cfg(unix)]
 pub async fn serve_unix(
-    app: Application,
+    app: impl Into<Engine>,
     listener: UnixListener,
     options: ServeOptions,
 ) -> io::Result<()> {
@@ -709,7 +710,7 @@ mod tests {
         assert_eq!(options.first_byte_timeout, Duration::from_secs(10));
         let debug = format!("{:?}", options.websocket_path("/wamp"));
         assert!(debug.contains("/wamp"), "{debug}");
-        let server = Server::new(Application::new(), ServeOptions::new());
+        let server = Server::new(Engine::default(), ServeOptions::new());
         assert!(format!("{server:?}").contains("Server"));
     }
 }

@@ -7,7 +7,7 @@
 //! message *it* accepts; then each message travels as a 4-octet prefix
 //! (type and length) and its payload. The transport answers PINGs itself.
 //!
-//! Serve an [`Application`] on a TCP listener, beside its WebSocket
+//! Serve an [`Application`](crate::Application) on a TCP listener, beside its WebSocket
 //! service or alone:
 //!
 //! ```no_run
@@ -60,7 +60,7 @@ use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
 use self::handshake::{Accepted, MAX_LENGTH_EXPONENT, MIN_LENGTH_EXPONENT, Refusal, Rejection};
-use crate::application::Application;
+use crate::engine::Engine;
 use crate::link::{PeerAddress, TransportInfo, TransportKind};
 
 /// How long a client over the connection limit may take to send its
@@ -168,7 +168,7 @@ impl RawSocketSettings {
     }
 
     /// Whether RawSocket connections take part in the application's
-    /// keepalive ([`Application::set_keepalive`]): each tick sends a PING,
+    /// keepalive ([`Application::set_keepalive`](crate::Application::set_keepalive)): each tick sends a PING,
     /// and a client silent past the timeout, PONGs included, is closed.
     /// Off by default.
     ///
@@ -186,7 +186,7 @@ impl RawSocketSettings {
     }
 }
 
-/// Serves an [`Application`] over RawSocket, counting every connection it
+/// Serves an [`Application`](crate::Application) over RawSocket, counting every connection it
 /// serves against one [`RawSocketSettings::max_connections`] limit.
 ///
 /// The free functions [`serve_tcp`], [`serve_unix`] and
@@ -215,7 +215,7 @@ impl RawSocketSettings {
 /// ```
 #[derive(Clone)]
 pub struct RawSocketServer {
-    app: Application,
+    engine: Engine,
     settings: RawSocketSettings,
     /// One permit per connection being served.
     connections: Arc<Semaphore>,
@@ -234,10 +234,10 @@ impl fmt::Debug for RawSocketServer {
 
 impl RawSocketServer {
     /// A server for `app` with these settings, serving no connection yet.
-    pub fn new(app: Application, settings: RawSocketSettings) -> Self {
+    pub fn new(app: impl Into<Engine>, settings: RawSocketSettings) -> Self {
         let max_connections = settings.max_connections.min(Semaphore::MAX_PERMITS);
         RawSocketServer {
-            app,
+            engine: app.into(),
             settings,
             connections: Arc::new(Semaphore::new(max_connections)),
             max_connections,
@@ -260,7 +260,7 @@ impl RawSocketServer {
     /// Sessions see the peer as [`PeerAddress::Ip`].
     ///
     /// Dropping the future stops accepting; connections already accepted go
-    /// on, and [`Application::close_sessions`] ends their sessions.
+    /// on, and [`Application::close_sessions`](crate::Application::close_sessions) ends their sessions.
     ///
     /// # Errors
     /// Only if the listener cannot accept at all (`EINVAL`). Errors about
@@ -429,7 +429,7 @@ impl RawSocketServer {
             self.settings.keepalive_pings,
         );
         let codec = Codec::new(accepted.serialization);
-        crate::session::run_connection(self.app.clone(), info, codec, reader, writer).await;
+        self.engine.serve(info, codec, reader, writer).await;
         drop(permit);
         Ok(())
     }
@@ -504,7 +504,7 @@ where
 /// # Errors
 /// Only if the listener cannot accept at all.
 pub async fn serve_tcp(
-    app: Application,
+    app: impl Into<Engine>,
     listener: TcpListener,
     settings: RawSocketSettings,
 ) -> io::Result<()> {
@@ -530,7 +530,7 @@ pub async fn serve_tcp(
 /// Only if the listener cannot accept at all.
 #[cfg(unix)]
 pub async fn serve_unix(
-    app: Application,
+    app: impl Into<Engine>,
     listener: UnixListener,
     settings: RawSocketSettings,
 ) -> io::Result<()> {
@@ -561,7 +561,7 @@ pub async fn serve_unix(
 /// # Errors
 /// As [`RawSocketServer::serve_connection`].
 pub async fn serve_connection<S>(
-    app: Application,
+    app: impl Into<Engine>,
     stream: S,
     peer: PeerAddress,
     settings: RawSocketSettings,
@@ -602,7 +602,7 @@ mod tests {
     #[test]
     fn the_connection_limit_is_counted_in_permits() {
         let server = RawSocketServer::new(
-            Application::new(),
+            Engine::default(),
             RawSocketSettings::new().max_connections(usize::MAX),
         );
         assert_eq!(server.connection_count(), 0);
@@ -615,7 +615,7 @@ mod tests {
 
     #[tokio::test]
     async fn handshakes_over_an_in_memory_pipe() {
-        let server = RawSocketServer::new(Application::new(), RawSocketSettings::new());
+        let server = RawSocketServer::new(Engine::default(), RawSocketSettings::new());
         let (mut client, stream) = tokio::io::duplex(1024);
         let serving = tokio::spawn({
             let server = server.clone();

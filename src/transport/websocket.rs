@@ -71,7 +71,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tower_service::Service;
 
-use crate::application::Application;
+use crate::engine::Engine;
 use crate::link::{
     FrameReader, FrameWriter, PeerAddress, TransportError, TransportInfo, TransportKind,
 };
@@ -233,7 +233,7 @@ fn warn_unknown_peer_once() {
 }
 
 /// A tower [`Service`] that upgrades HTTP requests to WebSocket connections
-/// and serves WAMP sessions of an [`Application`] on them.
+/// and serves WAMP sessions of an [`Application`](crate::Application) on them.
 ///
 /// Each accepted connection runs in its own tokio task; the service's
 /// response future completes as soon as the handshake response is ready.
@@ -259,7 +259,7 @@ fn warn_unknown_peer_once() {
 ///   connection (it is not hyper, or not HTTP/1.1).
 #[derive(Clone)]
 pub struct WebSocketService {
-    app: Application,
+    engine: Engine,
     settings: WebSocketSettings,
     peer_address: PeerAddressFn,
 }
@@ -275,9 +275,9 @@ impl fmt::Debug for WebSocketService {
 impl WebSocketService {
     /// A service for `app` with the default [`WebSocketSettings`], reading
     /// the peer's address from the [`ConnectionAddr`] extension.
-    pub fn new(app: Application) -> Self {
+    pub fn new(app: impl Into<Engine>) -> Self {
         WebSocketService {
-            app,
+            engine: app.into(),
             settings: WebSocketSettings::default(),
             peer_address: connection_addr_extension,
         }
@@ -360,7 +360,7 @@ impl WebSocketService {
             }
         };
         let info = transport_info(&request, peer);
-        let app = self.app.clone();
+        let engine = self.engine.clone();
         let config = self.settings.to_config();
         tokio::spawn(async move {
             let upgraded = match on_upgrade.await {
@@ -379,7 +379,7 @@ impl WebSocketService {
                 codec.serialization().is_text(),
             )
             .await;
-            crate::session::run_connection(app, info, codec, reader, writer).await;
+            engine.serve(info, codec, reader, writer).await;
         });
 
         let mut response = Response::new(WebSocketBody::empty());
@@ -991,7 +991,7 @@ mod tests {
 
     #[test]
     fn the_service_needs_a_hyper_connection_to_upgrade() {
-        let mut service = WebSocketService::new(Application::new());
+        let mut service = WebSocketService::new(Engine::default());
         let request = upgrade_request().body(()).unwrap();
         let response = service.upgrade(request.into_parts().0);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -487,6 +487,59 @@ pub enum Message {
 }
 
 impl Message {
+    /// `[ERROR, request_type, request, {}, error, args, kwargs]`: the
+    /// answer to a request that failed.
+    pub fn error(
+        request_type: MessageType,
+        request: Id,
+        error: impl Into<String>,
+        payload: Payload,
+    ) -> Self {
+        Message::Error(ErrorMessage {
+            request_type,
+            request,
+            details: ErrorDetails::default(),
+            error: error.into(),
+            payload,
+        })
+    }
+
+    /// `[RESULT, request, {}, args, kwargs]`, with `{"progress": true}` for
+    /// a progressive result.
+    pub fn result(request: Id, payload: Payload, progress: bool) -> Self {
+        Message::Result(ResultMessage {
+            request,
+            details: ResultDetails {
+                progress: progress.then_some(true),
+                ..ResultDetails::default()
+            },
+            payload,
+        })
+    }
+
+    /// `[GOODBYE, {"message": message}, reason]`.
+    pub fn goodbye(reason: impl Into<String>, message: Option<String>) -> Self {
+        Message::Goodbye(Goodbye {
+            details: CloseDetails {
+                message,
+                ..CloseDetails::default()
+            },
+            reason: reason.into(),
+        })
+    }
+
+    /// `[ABORT, {"message": message}, reason]`.
+    pub fn abort(reason: impl Into<String>, message: Option<String>) -> Self {
+        Message::Abort(Abort {
+            details: CloseDetails {
+                message,
+                ..CloseDetails::default()
+            },
+            reason: reason.into(),
+            payload: Payload::default(),
+        })
+    }
+
     /// The message's type.
     pub fn message_type(&self) -> MessageType {
         match self {

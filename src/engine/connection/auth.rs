@@ -15,12 +15,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{AGENT, Connection, Flow, OpenSession, Phase, router_roles};
-use crate::application::Realm;
-use crate::auth::{
-    AuthAbort, AuthOutcome, Authorization, Challenger, NewSession, RealmAuth, authenticate,
-};
+use crate::auth::{AuthAbort, AuthOutcome, Authorization, Challenger, NewSession, authenticate};
 use crate::lifecycle::SessionContext;
-use crate::session::{AuthDetails, Session, SessionParts};
+use crate::realm::RealmView;
+use crate::session::{AuthDetails, ControlSlot, Session, SessionParts};
 
 /// A session being authenticated.
 pub(super) struct PendingAuth {
@@ -32,8 +30,7 @@ pub(super) struct PendingAuth {
     pending: Arc<AtomicBool>,
     pub(super) deadline: Instant,
     session: NewSession,
-    realm: Option<Arc<Realm>>,
-    authorization: Option<Authorization>,
+    realm: RealmView,
 }
 
 impl PendingAuth {
@@ -45,26 +42,12 @@ impl PendingAuth {
 
 impl Connection {
     pub(super) async fn on_hello(&mut self, hello: Hello) -> Flow {
-        let realm = match self.config.realms.get(&hello.realm) {
-            Some(realm) => Some(realm.clone()),
-            None if self.config.default_realm => None,
-            None => {
-                let message = format!("no realm named {:?}", hello.realm);
-                self.abort(error::NO_SUCH_REALM, message).await;
-                return Flow::Stop;
-            }
+        let Some(realm) = RealmView::resolve(&self.config, &hello.realm) else {
+            let message = format!("no realm named {:?}", hello.realm);
+            self.abort(error::NO_SUCH_REALM, message).await;
+            return Flow::Stop;
         };
-        // A realm inherits the application's authentication and
-        // authorizer unless it sets its own.
-        let auth = match &realm {
-            Some(realm) => realm.auth.over(&self.config.auth),
-            None => self.config.auth.clone(),
-        };
-        let RealmAuth {
-            authentication,
-            authorization,
-        } = auth;
-        let authentication = authentication.unwrap_or_default();
+        let authentication = realm.authentication().clone();
         let details = hello.details;
         let session = NewSession {
             realm: hello.realm,
@@ -80,10 +63,7 @@ impl Connection {
             let challenger = self.challenger().0;
             let outcome = authenticate(&authentication, session.clone(), challenger).await;
             return match outcome {
-                Ok(outcome) => {
-                    self.open_session(session, realm, authorization, outcome)
-                        .await
-                }
+                Ok(outcome) => self.open_session(session, realm, outcome).await,
                 Err(abort) => self.refuse_session(abort).await,
             };
         }
@@ -106,7 +86,6 @@ impl Connection {
             deadline: Instant::now() + self.config.auth_timeout,
             session,
             realm,
-            authorization,
         }));
         Flow::Continue
     }
@@ -161,17 +140,9 @@ impl Connection {
         else {
             return Flow::Continue;
         };
-        let PendingAuth {
-            session,
-            realm,
-            authorization,
-            ..
-        } = *auth;
+        let PendingAuth { session, realm, .. } = *auth;
         match outcome {
-            Ok(outcome) => {
-                self.open_session(session, realm, authorization, outcome)
-                    .await
-            }
+            Ok(outcome) => self.open_session(session, realm, outcome).await,
             Err(abort) => self.refuse_session(abort).await,
         }
     }
@@ -200,8 +171,7 @@ impl Connection {
     async fn open_session(
         &mut self,
         hello: NewSession,
-        realm: Option<Arc<Realm>>,
-        authorization: Option<Authorization>,
+        realm: RealmView,
         outcome: AuthOutcome,
     ) -> Flow {
         let id = hello.session;
@@ -211,11 +181,11 @@ impl Connection {
             authmethod: outcome.authmethod,
             authprovider: outcome.authprovider,
         };
-        let control = Arc::new(crate::session::ControlSlot::default());
+        let control = Arc::new(ControlSlot::default());
         let broker = self
-            .app
+            .engine
             .brokers
-            .get_or_create(&hello.realm, self.config.slow_subscribers);
+            .get_or_create(realm.name(), self.config.slow_subscribers);
         let authextra = outcome.authenticated.authextra;
         let session = Session::new(
             SessionParts {
@@ -229,13 +199,13 @@ impl Connection {
             },
             &broker,
         );
-        self.app.registry.insert(session.clone());
+        self.engine.registry.insert(session.clone());
         let cx = SessionContext {
             session: session.clone(),
             state: self.config.state.clone(),
         };
         for handler in &self.config.open_handlers {
-            handler.run(&cx).await;
+            handler.call(cx.clone(), "session open").await;
         }
         let welcome = Message::Welcome(Welcome {
             session: id,
@@ -258,7 +228,6 @@ impl Connection {
             control,
             broker,
             subscriptions: HashMap::new(),
-            authorization,
             authorized: HashMap::new(),
         });
         Flow::Continue
@@ -273,7 +242,7 @@ impl Connection {
         let Phase::Open(open) = &mut self.phase else {
             return false;
         };
-        let Some(Authorization { authorizer, cache }) = open.authorization.clone() else {
+        let Some(Authorization { authorizer, cache }) = open.realm.authorization().cloned() else {
             return true;
         };
         if cache && let Some(allowed) = open.authorized.get(&(action, uri.to_owned())) {
@@ -297,7 +266,6 @@ impl Connection {
 }
 
 /// The error a denied action answers.
-pub(super) fn not_authorized(action: crate::auth::Action, uri: &str) -> crate::rpc::RpcError {
-    crate::rpc::RpcError::new(error::NOT_AUTHORIZED)
-        .arg(format!("not authorized to {action} {uri:?}"))
+pub(super) fn not_authorized(action: crate::auth::Action, uri: &str) -> crate::WampError {
+    crate::WampError::new(error::NOT_AUTHORIZED).arg(format!("not authorized to {action} {uri:?}"))
 }

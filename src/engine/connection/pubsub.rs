@@ -4,18 +4,19 @@ use std::sync::Arc;
 
 use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::{
-    ErrorMessage, EventDetails, Message, MessageType, Payload, Publish, Published, Subscribe,
-    Subscribed, Unsubscribe, Unsubscribed,
+    EventDetails, Message, MessageType, Payload, Publish, Published, Subscribe, Subscribed,
+    Unsubscribe, Unsubscribed,
 };
 use serverwamp_protocol::well_known::error;
-use serverwamp_protocol::{Id, MatchPolicy, Value};
+use serverwamp_protocol::{Id, MatchPolicy};
 
 use super::auth::not_authorized;
 use super::{Connection, Flow, Phase};
+use crate::WampError;
 use crate::auth::Action;
 use crate::broker::{Audience, Broker, Publication};
+use crate::handler::Arguments;
 use crate::pubsub::{Teardown, Topic, TopicContext};
-use crate::rpc::RpcError;
 use crate::session::Session;
 
 impl Connection {
@@ -27,20 +28,14 @@ impl Connection {
             state: self.config.state.clone(),
             subscribe_options: None,
             publish_options: None,
-            args: Value::List(Vec::new()),
-            kwargs: Value::Dict(Default::default()),
+            arguments: Arguments::default(),
         }
     }
 
-    async fn send_error(&mut self, request_type: MessageType, request: Id, err: RpcError) {
-        let message = Message::Error(ErrorMessage {
-            request_type,
-            request,
-            details: Default::default(),
-            error: err.uri,
-            payload: Payload::new(err.args, err.kwargs),
-        });
-        self.outbound.send_message(&message).await;
+    async fn send_error(&mut self, request_type: MessageType, request: Id, err: WampError) {
+        self.outbound
+            .send_message(&err.to_message(request_type, request))
+            .await;
     }
 
     pub(super) async fn on_subscribe(&mut self, subscribe: Subscribe) -> Flow {
@@ -56,16 +51,11 @@ impl Connection {
         let (session, broker) = (open.session.clone(), open.broker.clone());
         let request = subscribe.request;
         let policy = subscribe.options.match_policy.unwrap_or_default();
-        let route = open
-            .realm
-            .as_ref()
-            .and_then(|r| r.topics.subscribe.lookup(&subscribe.topic))
-            .or_else(|| self.config.topics.subscribe.lookup(&subscribe.topic))
-            .cloned();
-        let open_broker = open.realm.as_ref().is_some_and(|r| r.open_broker);
+        let route = open.realm.subscribe_route(&subscribe.topic).cloned();
+        let open_broker = open.realm.is_open_broker();
         let admitters = &self.config.subscribe_handlers;
         if route.is_none() && !open_broker && admitters.is_empty() {
-            let err = RpcError::new(error::NOT_AUTHORIZED).arg(format!(
+            let err = WampError::new(error::NOT_AUTHORIZED).arg(format!(
                 "no subscriptions to {:?} are served",
                 subscribe.topic
             ));
@@ -89,7 +79,7 @@ impl Connection {
         // the teardowns of those that admitted, latest first.
         let mut teardown: Option<Teardown> = None;
         for handler in route.iter().chain(admitters) {
-            match handler.run(&cx).await {
+            match handler.call(cx.clone(), "subscribe").await {
                 Ok(admitted) => {
                     teardown = match (teardown, admitted) {
                         (Some(earlier), Some(later)) => Some(later.then(earlier)),
@@ -127,7 +117,7 @@ impl Connection {
             return Flow::Continue;
         };
         let Some((topic, teardown)) = open.subscriptions.remove(&unsubscribe.subscription) else {
-            let err = RpcError::new(error::NO_SUCH_SUBSCRIPTION).arg(format!(
+            let err = WampError::new(error::NO_SUCH_SUBSCRIPTION).arg(format!(
                 "this session holds no subscription {}",
                 unsubscribe.subscription
             ));
@@ -162,7 +152,7 @@ impl Connection {
         if !self.config.unsubscribe_handlers.is_empty() {
             let cx = self.topic_context(session, topic);
             for handler in &self.config.unsubscribe_handlers {
-                let _ = handler.run(&cx).await;
+                handler.call(cx.clone(), "unsubscribe").await;
             }
         }
     }
@@ -182,13 +172,8 @@ impl Connection {
         let (session, broker) = (open.session.clone(), open.broker.clone());
         let acknowledge = publish.options.acknowledge == Some(true);
         let request = publish.request;
-        let route = open
-            .realm
-            .as_ref()
-            .and_then(|r| r.topics.publish.lookup(&publish.topic))
-            .or_else(|| self.config.topics.publish.lookup(&publish.topic))
-            .cloned();
-        let open_broker = open.realm.as_ref().is_some_and(|r| r.open_broker);
+        let route = open.realm.publish_route(&publish.topic).cloned();
+        let open_broker = open.realm.is_open_broker();
         let outcome = if let Some(handler) = route {
             let topic = Topic {
                 uri: Arc::from(publish.topic.as_str()),
@@ -196,11 +181,10 @@ impl Connection {
             };
             let mut cx = self.topic_context(&session, topic);
             if let Payload::Args { args, kwargs } = publish.payload {
-                cx.args = Value::List(args);
-                cx.kwargs = Value::Dict(kwargs);
+                cx.arguments = Arguments::new(args, kwargs, self.config.snake_case_kwargs);
             }
             cx.publish_options = Some(Arc::new(publish.options));
-            handler.run(&cx).await.map(|()| random_id())
+            handler.call(cx, "publish").await.map(|()| random_id())
         } else if open_broker {
             let details = disclosed_details(&session, &publish);
             let audience = Audience {
@@ -216,7 +200,7 @@ impl Connection {
             });
             Ok(report.publication)
         } else {
-            Err(RpcError::new(error::NOT_AUTHORIZED).arg(format!(
+            Err(WampError::new(error::NOT_AUTHORIZED).arg(format!(
                 "publications to {:?} are not accepted",
                 publish.topic
             )))

@@ -12,23 +12,24 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serverwamp_protocol::message::{
-    Abort, Call, Cancel, CloseDetails, ErrorMessage, Message, MessageType, Payload,
-};
+use serverwamp_protocol::message::{Call, Cancel, Message, MessageType, Payload};
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::calls::{CallState, Calls, error_message, run_call};
-use super::{Control, Session, goodbye};
-use crate::application::{AppConfig, Application, Realm};
+use super::Engine;
+use super::calls::{Calls, run_call};
+use crate::WampError;
 use crate::broker::Broker;
+use crate::handler::Arguments;
 use crate::lifecycle::SessionContext;
 use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::outbound::{Outbound, run_writer};
 use crate::pubsub::{Teardown, Topic};
-use crate::rpc::{CallContext, Progress, ProgressTarget, Request, RpcError};
+use crate::realm::{AppConfig, RealmView};
+use crate::rpc::{CallContext, CallState, Progress, ProgressTarget, Request};
+use crate::session::{Control, ControlSlot, Session};
 
 /// How long a session closed by the server waits for the client's GOODBYE.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,15 +38,18 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const AGENT: &str = concat!("serverwamp-rs/", env!("CARGO_PKG_VERSION"));
 
 /// Serves WAMP on one established connection until either side closes it.
-pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
-    app: Application,
+pub(super) async fn run<R: FrameReader, W: FrameWriter>(
+    engine: Engine,
     info: TransportInfo,
     codec: Codec,
     mut reader: R,
     writer: W,
 ) {
-    let (outbound, queue) =
-        Outbound::channel(codec, writer.max_message_len(), app.config.outbound_bytes);
+    let (outbound, queue) = Outbound::channel(
+        codec,
+        writer.max_message_len(),
+        engine.config.outbound_bytes,
+    );
     let (stop_writer, writer_stopped) = oneshot::channel();
     // The writer drains the session's one outbound queue. It runs in this
     // same task, beside the session, rather than in a task of its own: a
@@ -53,8 +57,8 @@ pub(crate) async fn run_connection<R: FrameReader, W: FrameWriter>(
     // measured as most of the per-call cost of a separate writer task.
     let writer = run_writer(queue, writer, codec.is_batched(), writer_stopped);
     let mut conn = Connection {
-        config: app.config.clone(),
-        app,
+        config: engine.config.clone(),
+        engine,
         transport: Arc::new(info),
         codec,
         outbound,
@@ -89,20 +93,18 @@ enum Phase {
 
 struct OpenSession {
     session: Session,
-    /// The configured realm, or `None` for the default realm.
-    realm: Option<Arc<Realm>>,
-    control: Arc<super::ControlSlot>,
+    /// The session's realm, resolved at HELLO.
+    realm: RealmView,
+    control: Arc<ControlSlot>,
     broker: Arc<Broker<Session>>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
-    /// Who decides what the session may do, if anybody.
-    authorization: Option<crate::auth::Authorization>,
     /// Authorization decisions cached for this session.
     authorized: HashMap<(crate::auth::Action, String), bool>,
 }
 
 struct Connection {
-    app: Application,
+    engine: Engine,
     /// The configuration this connection's sessions use.
     config: Arc<AppConfig>,
     transport: Arc<TransportInfo>,
@@ -187,13 +189,8 @@ impl Connection {
             &self.phase,
             violation.and_then(ProtocolViolation::answerable_request),
         ) {
-            let message = Message::Error(ErrorMessage {
-                request_type,
-                request,
-                details: Default::default(),
-                error: error::INVALID_URI.to_owned(),
-                payload: Payload::from_args(vec![Value::Str(e.to_string())]),
-            });
+            let payload = Payload::from_args(vec![Value::Str(e.to_string())]);
+            let message = Message::error(request_type, request, error::INVALID_URI, payload);
             self.outbound.send_message(&message).await;
             return Flow::Continue;
         }
@@ -241,7 +238,7 @@ impl Connection {
                 Flow::Continue
             }
             Message::Goodbye(_) => {
-                let reply = goodbye(close::GOODBYE_AND_OUT, None);
+                let reply = Message::goodbye(close::GOODBYE_AND_OUT, None);
                 self.outbound.send_message(&reply).await;
                 Box::pin(self.end_session()).await;
                 Flow::Continue
@@ -298,38 +295,29 @@ impl Connection {
         {
             let err = auth::not_authorized(crate::auth::Action::Call, &call.procedure);
             self.outbound
-                .send_message(&error_message(request, &err))
+                .send_message(&err.to_call_error(request))
                 .await;
             return Flow::Continue;
         }
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
         };
-        let handler = match &open.realm {
-            Some(realm) if realm.rpc_handler.is_some() => realm.rpc_handler.clone(),
-            Some(realm) => realm
-                .routes
-                .lookup(&call.procedure)
-                .or_else(|| self.config.routes.lookup(&call.procedure))
-                .cloned(),
-            None => self.config.routes.lookup(&call.procedure).cloned(),
-        };
-        let Some(handler) = handler else {
-            let err = RpcError::new(error::NO_SUCH_PROCEDURE).arg(format!(
+        let Some(handler) = open.realm.procedure(&call.procedure).cloned() else {
+            let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
                 "no procedure is registered for {:?}",
                 call.procedure
             ));
             self.outbound
-                .send_message(&error_message(request, &err))
+                .send_message(&err.to_call_error(request))
                 .await;
             return Flow::Continue;
         };
         let (args, kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
-                let err = RpcError::invalid_argument("payload passthru mode is not supported");
+                let err = WampError::invalid_argument("payload passthru mode is not supported");
                 self.outbound
-                    .send_message(&error_message(request, &err))
+                    .send_message(&err.to_call_error(request))
                     .await;
                 return Flow::Continue;
             }
@@ -350,26 +338,13 @@ impl Connection {
         let context = CallContext {
             session: open.session.clone(),
             request: request_info,
-            args: Value::List(args),
-            kwargs: Value::Dict(kwargs),
+            arguments: Arguments::new(args, kwargs, self.config.snake_case_kwargs),
             state: self.config.state.clone(),
             progress,
-            snake_case_kwargs: self.config.snake_case_kwargs,
-            sole_args_reader: false,
-            sole_kwargs_reader: false,
         };
-        // Extracting arguments runs user code (Deserialize impls): guard it
-        // like the handler itself.
-        let started =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(context)));
-        let Ok(handler_future) = started else {
-            tracing::error!(%request, "a procedure handler panicked before it started");
-            let err = RpcError::runtime_error();
-            self.outbound
-                .send_message(&error_message(request, &err))
-                .await;
-            return Flow::Continue;
-        };
+        // Extracting arguments runs user code (Deserialize impls): the
+        // boxed handler guards it like the handler itself.
+        let handler_future = handler.call(context, "procedure");
         let work = run_call(
             handler_future,
             request,
@@ -393,7 +368,7 @@ impl Connection {
                         // not hold up its own close.
                         if self
                             .outbound
-                            .send_message_unbudgeted(&goodbye(&reason, message))
+                            .send_message_unbudgeted(&Message::goodbye(reason, message))
                             .is_err()
                         {
                             self.phase = Phase::Open(open);
@@ -408,7 +383,7 @@ impl Connection {
             Control::CloseNow { reason, message } => {
                 let _ = self
                     .outbound
-                    .send_message_unbudgeted(&goodbye(&reason, message));
+                    .send_message_unbudgeted(&Message::goodbye(reason, message));
                 Flow::Stop
             }
             Control::Kill => Flow::Stop,
@@ -430,13 +405,7 @@ impl Connection {
 
     /// Answers a request this router does not serve with an ERROR.
     async fn refuse(&mut self, request_type: MessageType, request: Id, uri: &str) -> Flow {
-        let message = Message::Error(ErrorMessage {
-            request_type,
-            request,
-            details: Default::default(),
-            error: uri.to_owned(),
-            payload: Payload::default(),
-        });
+        let message = Message::error(request_type, request, uri, Payload::default());
         self.outbound.send_message(&message).await;
         Flow::Continue
     }
@@ -450,14 +419,7 @@ impl Connection {
     }
 
     async fn abort(&mut self, reason: &str, message: String) {
-        let abort = Message::Abort(Abort {
-            details: CloseDetails {
-                message: Some(message),
-                extra: Dict::new(),
-            },
-            reason: reason.to_owned(),
-            payload: Payload::default(),
-        });
+        let abort = Message::abort(reason, Some(message));
         self.outbound.send_message(&abort).await;
     }
 
@@ -471,7 +433,7 @@ impl Connection {
         };
         self.calls = Calls::default();
         open.control.close();
-        self.app.registry.remove(open.session.id());
+        self.engine.registry.remove(open.session.id());
         for (subscription, (topic, teardown)) in open.subscriptions {
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
                 .await;
@@ -481,7 +443,7 @@ impl Connection {
             state: self.config.state.clone(),
         };
         for handler in self.config.close_handlers.iter().rev() {
-            handler.run(&cx).await;
+            handler.call(cx.clone(), "session close").await;
         }
     }
 }
@@ -584,8 +546,8 @@ mod tests {
             crate::link::TransportKind::WebSocket,
             crate::link::PeerAddress::Unknown,
         );
-        let future = run_connection(
-            Application::new(),
+        let future = run(
+            Engine::default(),
             info,
             Codec::new(serverwamp_protocol::Serialization::Json),
             Silent,

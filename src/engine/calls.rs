@@ -5,43 +5,18 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use serverwamp_protocol::Id;
-use serverwamp_protocol::message::{
-    CancelMode, ErrorMessage, Message, MessageType, Payload, ResultDetails, ResultMessage,
-};
+use serverwamp_protocol::message::CancelMode;
 use serverwamp_protocol::well_known::error;
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::Outbound;
-use crate::rpc::{CallOutcome, ProgressiveItem, RpcError, RpcResult};
-
-/// What a running call shares with the session: who answered first, and
-/// the signal to stop.
-#[derive(Default)]
-pub(crate) struct CallState {
-    /// Set by whoever sends the call's final message: the call's task or a
-    /// CANCEL. The loser stays silent, so a caller never gets two answers.
-    answered: AtomicBool,
-    /// Wakes the task to drop its handler (CANCEL kill/killnowait).
-    stop: Notify,
-}
-
-impl CallState {
-    /// Claims the right to send the final answer.
-    pub(crate) fn claim_answer(&self) -> bool {
-        !self.answered.swap(true, Ordering::AcqRel)
-    }
-
-    pub(crate) fn is_answered(&self) -> bool {
-        self.answered.load(Ordering::Acquire)
-    }
-}
+use crate::WampError;
+use crate::outbound::Outbound;
+use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 
 /// The calls in flight on one session.
 #[derive(Default)]
@@ -100,7 +75,7 @@ impl Calls {
             CancelMode::Skip => {
                 if state.claim_answer() {
                     outbound
-                        .send_message(&error_message(request, &RpcError::new(error::CANCELED)))
+                        .send_message(&WampError::new(error::CANCELED).to_call_error(request))
                         .await;
                 }
             }
@@ -110,7 +85,7 @@ impl Calls {
             CancelMode::KillNoWait => {
                 if state.claim_answer() {
                     outbound
-                        .send_message(&error_message(request, &RpcError::new(error::CANCELED)))
+                        .send_message(&WampError::new(error::CANCELED).to_call_error(request))
                         .await;
                 }
                 state.stop.notify_one();
@@ -119,32 +94,9 @@ impl Calls {
     }
 }
 
-/// The ERROR answering a CALL.
-pub(crate) fn error_message(request: Id, err: &RpcError) -> Message {
-    Message::Error(ErrorMessage {
-        request_type: MessageType::Call,
-        request,
-        details: Default::default(),
-        error: err.uri.clone(),
-        payload: Payload::new(err.args.clone(), err.kwargs.clone()),
-    })
-}
-
-fn result_message(request: Id, result: RpcResult, progress: bool) -> Message {
-    let mut details = ResultDetails::default();
-    if progress {
-        details.progress = Some(true);
-    }
-    Message::Result(ResultMessage {
-        request,
-        details,
-        payload: Payload::new(result.args, result.kwargs),
-    })
-}
-
-/// One call's task: runs the handler (guarded against panics, bounded by
-/// the timeout, stoppable by CANCEL) and sends its final answer unless a
-/// CANCEL answered first.
+/// One call's task: runs the handler (guarded against panics by its boxed
+/// handler, bounded by the timeout, stoppable by CANCEL) and sends its final
+/// answer unless a CANCEL answered first.
 pub(crate) async fn run_call(
     handler: impl Future<Output = CallOutcome> + Send,
     request: Id,
@@ -154,14 +106,10 @@ pub(crate) async fn run_call(
     timeout: Option<Duration>,
 ) {
     let work = async {
-        match AssertUnwindSafe(handler).catch_unwind().await {
-            Ok(CallOutcome::Done(result)) => result,
-            Ok(CallOutcome::Progressive(stream)) => {
+        match handler.await {
+            CallOutcome::Done(result) => result,
+            CallOutcome::Progressive(stream) => {
                 drive_progressive(stream, request, &state, &outbound, receive_progress).await
-            }
-            Err(_) => {
-                tracing::error!(%request, "a procedure handler panicked");
-                Err(RpcError::runtime_error())
             }
         }
     };
@@ -169,28 +117,28 @@ pub(crate) async fn run_call(
         match timeout {
             Some(limit) => tokio::time::timeout(limit, work)
                 .await
-                .unwrap_or_else(|_| Err(RpcError::new(error::TIMEOUT))),
+                .unwrap_or_else(|_| Err(WampError::new(error::TIMEOUT))),
             None => work.await,
         }
     };
     let outcome = tokio::select! {
         biased;
-        () = state.stop.notified() => Err(RpcError::new(error::CANCELED)),
+        () = state.stop.notified() => Err(WampError::new(error::CANCELED)),
         outcome = bounded => outcome,
     };
     if !state.claim_answer() {
         return;
     }
     let message = match outcome {
-        Ok(result) => result_message(request, result, false),
-        Err(err) => error_message(request, &err),
+        Ok(result) => result.into_message(request, false),
+        Err(err) => err.to_call_error(request),
     };
     let bytes = match outbound.encode(&message) {
         Ok(bytes) => bytes,
         Err(e) => {
             // Spec-wise still an answer: the caller must not hang.
             tracing::warn!(%request, error = %e, "a procedure's result cannot be encoded");
-            match outbound.encode(&error_message(request, &RpcError::runtime_error())) {
+            match outbound.encode(&WampError::runtime_error().to_call_error(request)) {
                 Ok(bytes) => bytes,
                 Err(_) => return,
             }
@@ -199,11 +147,11 @@ pub(crate) async fn run_call(
     // Spec, "URI Reference": a message the transport cannot carry is
     // answered wamp.error.payload_size_exceeded, so the caller never waits.
     let bytes = if outbound.too_long(&bytes) {
-        let err = RpcError::new(error::PAYLOAD_SIZE_EXCEEDED).arg(format!(
+        let err = WampError::new(error::PAYLOAD_SIZE_EXCEEDED).arg(format!(
             "the result is {} bytes, more than the client accepts",
             bytes.len()
         ));
-        match outbound.encode(&error_message(request, &err)) {
+        match outbound.encode(&err.to_call_error(request)) {
             Ok(bytes) => bytes,
             Err(_) => return,
         }
@@ -220,14 +168,14 @@ async fn drive_progressive(
     state: &CallState,
     outbound: &Outbound,
     receive_progress: bool,
-) -> Result<RpcResult, RpcError> {
+) -> Result<RpcResult, WampError> {
     loop {
         let next = AssertUnwindSafe(stream.next()).catch_unwind().await;
         match next {
             Ok(Some(ProgressiveItem::Progress(report))) => {
                 if receive_progress && !state.is_answered() {
                     outbound
-                        .send_message(&result_message(request, report, true))
+                        .send_message(&report.into_message(request, true))
                         .await;
                 }
             }
@@ -236,7 +184,7 @@ async fn drive_progressive(
             Ok(None) => return Ok(RpcResult::new()),
             Err(_) => {
                 tracing::error!(%request, "a progressive procedure panicked");
-                return Err(RpcError::runtime_error());
+                return Err(WampError::runtime_error());
             }
         }
     }

@@ -1,0 +1,54 @@
+//! The engine: sessions served on connections. Its one door,
+//! [`Engine::serve`], takes a connection's frames in and out, its codec and
+//! what is known of it; every transport calls it, and none knows more of
+//! the engine than that.
+
+mod calls;
+mod connection;
+
+use std::sync::Arc;
+
+use serverwamp_protocol::Codec;
+
+use crate::broker::Brokers;
+use crate::link::{FrameReader, FrameWriter, TransportInfo};
+use crate::realm::AppConfig;
+use crate::session::Session;
+use crate::session::registry::Registry;
+
+/// What serves the connections of an [`Application`](crate::Application):
+/// its configuration, its live sessions and its brokers. Transports hold
+/// one; make it with `Engine::from(app)` (or `app.clone().into()`), which
+/// the transports' constructors do for you.
+///
+/// Clones share the live sessions. An engine made from an application
+/// serves the configuration the application had then.
+#[derive(Clone, Default)]
+pub struct Engine {
+    pub(crate) config: Arc<AppConfig>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) brokers: Arc<Brokers<Session>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sessions", &self.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Serves WAMP on one established connection until either side closes
+    /// it: frames come from `reader` in `codec`, everything for the client
+    /// leaves through `writer`.
+    pub(crate) async fn serve<R: FrameReader, W: FrameWriter>(
+        &self,
+        transport: TransportInfo,
+        codec: Codec,
+        reader: R,
+        writer: W,
+    ) {
+        connection::run(self.clone(), transport, codec, reader, writer).await;
+    }
+}

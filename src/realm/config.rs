@@ -1,0 +1,119 @@
+//! What an application and its realms are configured with: plain data that
+//! every new session reads once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serverwamp_protocol::message::ValidationRules;
+
+use crate::auth::RealmAuth;
+use crate::auth::config::auth_builder_methods;
+use crate::broker::SlowSubscribers;
+use crate::handler::{BoxedHandler, Handler, StateMap};
+use crate::lifecycle::OnSession;
+use crate::pubsub::{OnSubscribe, OnUnsubscribe, TopicRouteSet, TopicTable};
+use crate::rpc::{OnCall, RouteTable, RpcRouteSet};
+
+/// The configuration every new session reads once, when it opens.
+#[derive(Clone)]
+pub(crate) struct AppConfig {
+    /// Procedures of every realm.
+    pub(crate) routes: RouteTable,
+    /// Topics of every realm.
+    pub(crate) topics: TopicTable,
+    pub(crate) subscribe_handlers: Vec<BoxedHandler<OnSubscribe>>,
+    pub(crate) unsubscribe_handlers: Vec<BoxedHandler<OnUnsubscribe>>,
+    pub(crate) slow_subscribers: SlowSubscribers,
+    /// The byte budget of each session's outbound queue.
+    pub(crate) outbound_bytes: usize,
+    pub(crate) realms: HashMap<String, Arc<Realm>>,
+    pub(crate) default_realm: bool,
+    pub(crate) state: Arc<StateMap>,
+    pub(crate) rules: ValidationRules,
+    pub(crate) snake_case_kwargs: bool,
+    pub(crate) open_handlers: Vec<BoxedHandler<OnSession>>,
+    pub(crate) close_handlers: Vec<BoxedHandler<OnSession>>,
+    /// Authentication and authorization of every realm that does not set
+    /// its own.
+    pub(crate) auth: RealmAuth,
+    /// How long a client has from HELLO to WELCOME.
+    pub(crate) auth_timeout: Duration,
+    /// Transport pings: how often, and how long a peer may stay silent.
+    pub(crate) keepalive: Option<(Duration, Duration)>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            routes: RouteTable::default(),
+            topics: TopicTable::default(),
+            subscribe_handlers: Vec::new(),
+            unsubscribe_handlers: Vec::new(),
+            slow_subscribers: SlowSubscribers::default(),
+            outbound_bytes: crate::outbound::DEFAULT_OUTBOUND_BYTES,
+            realms: HashMap::new(),
+            default_realm: true,
+            state: Arc::default(),
+            rules: ValidationRules::default(),
+            snake_case_kwargs: false,
+            open_handlers: Vec::new(),
+            close_handlers: Vec::new(),
+            auth: RealmAuth::default(),
+            auth_timeout: Duration::from_secs(10),
+            keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
+        }
+    }
+}
+
+/// One configured realm: procedures of its own, or a handler that answers
+/// every call in it.
+#[derive(Clone, Default)]
+pub struct Realm {
+    pub(crate) routes: RouteTable,
+    pub(crate) rpc_handler: Option<BoxedHandler<OnCall>>,
+    pub(crate) topics: TopicTable,
+    pub(crate) open_broker: bool,
+    /// What this realm sets itself; the rest it inherits.
+    pub(crate) auth: RealmAuth,
+}
+
+impl Realm {
+    fn auth_mut(&mut self) -> &mut RealmAuth {
+        &mut self.auth
+    }
+
+    auth_builder_methods!(auth_mut);
+
+    /// Adds procedures that only this realm serves (besides the
+    /// application's).
+    pub fn add_routes(&mut self, routes: RpcRouteSet) -> &mut Self {
+        self.routes.add(routes);
+        self
+    }
+
+    /// Adds topics that only this realm serves (besides the application's).
+    pub fn add_topics(&mut self, topics: TopicRouteSet) -> &mut Self {
+        self.topics.add(topics);
+        self
+    }
+
+    /// Makes this realm an open broker: clients may subscribe to any topic,
+    /// also without a route, and their publications reach the other
+    /// subscribers, with publisher exclusion (on unless `exclude_me` is
+    /// false), publisher identification (`disclose_me`) and subscriber
+    /// black/white listing as the spec defines them.
+    pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
+        self.open_broker = open;
+        self
+    }
+
+    /// Answers every call in this realm with `handler`, replacing routing
+    /// (the Python serverwamp library's `set_rpc_handler`). The handler reads the procedure from
+    /// its [`Request`](crate::rpc::Request) argument; its results are
+    /// normalised exactly like a routed handler's, progressive ones too.
+    pub fn set_rpc_handler<H: Handler<OnCall, T>, T: 'static>(&mut self, handler: H) -> &mut Self {
+        self.rpc_handler = Some(BoxedHandler::new(handler));
+        self
+    }
+}

@@ -1,0 +1,12 @@
+//! Realms as data: what the application and each realm are configured with
+//! ([`AppConfig`], [`Realm`]), and the view of one realm a session resolves
+//! once, at HELLO ([`RealmView`]): the connection's state machine asks the
+//! view where a call or a subscription goes, and the view answers from the
+//! realm's own settings and the application's.
+
+mod config;
+mod view;
+
+pub(crate) use config::AppConfig;
+pub use config::Realm;
+pub(crate) use view::RealmView;

@@ -1,0 +1,101 @@
+//! One realm as a session sees it.
+
+use std::sync::Arc;
+
+use super::{AppConfig, Realm};
+use crate::auth::{Authentication, Authorization};
+use crate::handler::BoxedHandler;
+use crate::pubsub::{OnPublish, OnSubscribe};
+use crate::rpc::OnCall;
+
+/// A realm resolved for one session: its own settings over the
+/// application's.
+#[derive(Clone)]
+pub(crate) struct RealmView {
+    /// The realm's name, as the client asked for it.
+    name: Arc<str>,
+    config: Arc<AppConfig>,
+    /// The configured realm, or `None` for the default realm.
+    realm: Option<Arc<Realm>>,
+    authentication: Arc<Authentication>,
+    authorization: Option<Authorization>,
+}
+
+impl RealmView {
+    /// The realm named `name`, or `None` if it is not configured and the
+    /// default realm is disabled.
+    pub(crate) fn resolve(config: &Arc<AppConfig>, name: &str) -> Option<Self> {
+        let realm = match config.realms.get(name) {
+            Some(realm) => Some(realm.clone()),
+            None if config.default_realm => None,
+            None => return None,
+        };
+        // A realm inherits the application's authentication and
+        // authorizer unless it sets its own.
+        let auth = match &realm {
+            Some(realm) => realm.auth.over(&config.auth),
+            None => config.auth.clone(),
+        };
+        Some(RealmView {
+            name: Arc::from(name),
+            config: config.clone(),
+            realm,
+            authentication: auth.authentication.unwrap_or_default(),
+            authorization: auth.authorization,
+        })
+    }
+
+    /// The realm's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How the realm's sessions authenticate.
+    pub(crate) fn authentication(&self) -> &Arc<Authentication> {
+        &self.authentication
+    }
+
+    /// Who decides what the realm's sessions may do, if anybody.
+    pub(crate) fn authorization(&self) -> Option<&Authorization> {
+        self.authorization.as_ref()
+    }
+
+    /// The handler of a call to `procedure`: the realm's RPC handler if it
+    /// has one (it replaces routing), else the realm's route, else the
+    /// application's.
+    pub(crate) fn procedure(&self, procedure: &str) -> Option<&BoxedHandler<OnCall>> {
+        if let Some(realm) = &self.realm {
+            if let Some(handler) = &realm.rpc_handler {
+                return Some(handler);
+            }
+            if let Some(handler) = realm.routes.lookup(procedure) {
+                return Some(handler);
+            }
+        }
+        self.config.routes.lookup(procedure)
+    }
+
+    /// The route of a subscription to `topic`: the realm's, else the
+    /// application's.
+    pub(crate) fn subscribe_route(&self, topic: &str) -> Option<&BoxedHandler<OnSubscribe>> {
+        self.realm
+            .as_ref()
+            .and_then(|r| r.topics.subscribe.lookup(topic))
+            .or_else(|| self.config.topics.subscribe.lookup(topic))
+    }
+
+    /// The route of a client publication to `topic`: the realm's, else the
+    /// application's.
+    pub(crate) fn publish_route(&self, topic: &str) -> Option<&BoxedHandler<OnPublish>> {
+        self.realm
+            .as_ref()
+            .and_then(|r| r.topics.publish.lookup(topic))
+            .or_else(|| self.config.topics.publish.lookup(topic))
+    }
+
+    /// Whether clients may subscribe to any topic and publish to each
+    /// other.
+    pub(crate) fn is_open_broker(&self) -> bool {
+        self.realm.as_ref().is_some_and(|r| r.open_broker)
+    }
+}

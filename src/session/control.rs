@@ -1,0 +1,76 @@
+//! How a session handle asks its connection to close the session.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Where a session handle leaves requests for its connection task: one
+/// pending request at a time (a kill outranks a close), and a flag set once
+/// the session has ended. Lighter than a channel for something used once.
+#[derive(Default)]
+pub(crate) struct ControlSlot {
+    pending: Mutex<Option<Control>>,
+    wake: tokio::sync::Notify,
+    closed: AtomicBool,
+}
+
+impl ControlSlot {
+    /// Leaves a request for the connection task.
+    pub(crate) fn request(&self, control: Control) {
+        if self.is_closed() {
+            return;
+        }
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !matches!(*pending, Some(Control::Kill)) {
+            *pending = Some(control);
+        }
+        drop(pending);
+        self.wake.notify_one();
+    }
+
+    /// Waits for the next request.
+    pub(crate) async fn next(&self) -> Control {
+        loop {
+            let taken = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(control) = taken {
+                return control;
+            }
+            // A request made since the check left a permit: no lost wake-up.
+            self.wake.notified().await;
+        }
+    }
+
+    /// Marks the session ended: later requests are ignored.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// What a session handle can ask of its connection task.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Send GOODBYE with this reason and message, wait briefly for the
+    /// client's, then close.
+    Close {
+        reason: String,
+        message: Option<String>,
+    },
+    /// Send GOODBYE with this reason and message if it fits the queue, and
+    /// close without waiting: for a client that does not read.
+    CloseNow {
+        reason: String,
+        message: Option<String>,
+    },
+    /// Close the transport at once.
+    Kill,
+}
