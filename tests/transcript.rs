@@ -718,9 +718,7 @@ async fn application_options_reach_sessions() {
             |Params(p): Params<Countdown>| async move { p.time_left },
         )
         .route("kick", |session: Session| async move {
-            session
-                .close("app.close.kicked", Some("bye".to_owned()))
-                .await;
+            session.close("app.close.kicked", Some("bye".to_owned()));
         })
         .route("forget", |session: Session| async move {
             session.insert_data(Note("x".into()));
@@ -750,12 +748,21 @@ async fn application_options_reach_sessions() {
             .await;
         // A server-side close with a chosen reason waits for the client's
         // GOODBYE, then closes.
+        let session = app
+            .session(serverwamp::protocol::Id::new(id).unwrap())
+            .unwrap();
+        let ended = tokio::spawn(async move { session.closed().await });
         c.send(json!([48, 4, {}, "kick"])).await;
         c.expect(json!([50, 4, {}])).await;
         c.expect(json!([6, {"message": "bye"}, "app.close.kicked"]))
             .await;
+        assert!(!ended.is_finished(), "[{sp}] open until the client answers");
         c.send(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
         c.expect_closed().await;
+        tokio::time::timeout(Duration::from_secs(2), ended)
+            .await
+            .expect("Session::closed returns once the session ended")
+            .unwrap();
     }
 }
 

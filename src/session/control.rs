@@ -11,6 +11,8 @@ pub(crate) struct ControlSlot {
     pending: Mutex<Option<Control>>,
     wake: tokio::sync::Notify,
     closed: AtomicBool,
+    /// Wakes those waiting for the session to end.
+    ended: tokio::sync::Notify,
 }
 
 impl ControlSlot {
@@ -49,6 +51,18 @@ impl ControlSlot {
     /// Marks the session ended: later requests are ignored.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.ended.notify_waiters();
+    }
+
+    /// Waits until the session has ended.
+    pub(crate) async fn ended(&self) {
+        let ended = self.ended.notified();
+        tokio::pin!(ended);
+        // Registered before the check, so a close in between is not missed.
+        ended.as_mut().enable();
+        if !self.is_closed() {
+            ended.await;
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -16,10 +16,10 @@ use serverwamp_protocol::{Dict, Id, List};
 
 pub(crate) use control::{Control, ControlSlot};
 
+use crate::broker::PublishReport;
 use crate::broker::{Broker, Publication, Subscriber};
 use crate::link::TransportInfo;
 use crate::outbound::Outbound;
-use crate::pubsub::PublishReport;
 
 /// How a session authenticated, as announced in its WELCOME.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,14 +237,25 @@ impl Session {
         boxed.downcast::<T>().ok().map(|b| *b)
     }
 
-    /// Closes the session from the server side: sends GOODBYE with `reason`
-    /// (e.g. `wamp.close.close_realm`) and an optional message, waits
-    /// briefly for the client's GOODBYE, then closes the connection.
-    pub async fn close(&self, reason: impl Into<String>, message: Option<String>) {
+    /// Closes the session from the server side: its connection sends
+    /// GOODBYE with `reason` (e.g. `wamp.close.close_realm`) and an optional
+    /// message, waits up to 5 s for the client's GOODBYE, then closes.
+    ///
+    /// Returns at once, so a handler may close its own session and still
+    /// return; await [`Session::closed`] to wait until the session has
+    /// ended.
+    pub fn close(&self, reason: impl Into<String>, message: Option<String>) {
         self.inner.control.request(Control::Close {
             reason: reason.into(),
             message,
         });
+    }
+
+    /// Waits until the session has ended, however it ends (closed by either
+    /// side, or its connection lost). Returns at once for a session that
+    /// has ended already.
+    pub async fn closed(&self) {
+        self.inner.control.ended().await;
     }
 
     /// Whether the session's connection is still open.
