@@ -9,13 +9,14 @@ use serverwamp_protocol::{Id, UriRules};
 use crate::auth::RealmAuth;
 use crate::auth::config::auth_builder_methods;
 use crate::broker::Publication;
+use crate::engine::ConnectionStats;
 use crate::engine::Engine;
 use crate::handler::{BoxedHandler, Handler};
 use crate::lifecycle::OnSession;
 use crate::pubsub::{
     OnSubscribe, OnUnsubscribe, PublishReport, SlowSubscriberPolicy, TopicRouteSet,
 };
-use crate::realm::{AppConfig, Realm};
+use crate::realm::{AppConfig, Limits, Realm};
 use crate::rpc::RpcRouteSet;
 use crate::session::{Control, Session};
 use crate::transport::websocket::WebSocketService;
@@ -276,6 +277,19 @@ impl Application {
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) -> &mut Self {
         self.config_mut().keepalive = Some((interval, timeout));
         self
+    }
+
+    /// Sets the limits on what one client may hold and the deadlines it
+    /// must meet (see [`Limits`] for each default and outcome).
+    pub fn set_limits(&mut self, limits: Limits) -> &mut Self {
+        self.config_mut().limits = limits;
+        self
+    }
+
+    /// What the application's connections have run into so far: deadlines
+    /// missed and limits hit.
+    pub fn stats(&self) -> ConnectionStats {
+        self.engine.stats.snapshot()
     }
 
     /// Sends no keepalive pings and never closes a silent peer.

@@ -16,8 +16,8 @@ mod session;
 pub mod transport;
 
 pub use application::Application;
-pub use engine::Engine;
+pub use engine::{ConnectionStats, Engine};
 pub use handler::WampError;
-pub use realm::Realm;
+pub use realm::{Limits, Realm};
 pub use serverwamp_protocol as protocol;
 pub use session::{AuthDetails, Session};

@@ -32,6 +32,12 @@ impl Calls {
         self.running.contains_key(&request)
     }
 
+    /// How many calls are running (those answered at their first poll never
+    /// count).
+    pub(crate) fn running(&self) -> usize {
+        self.running.len()
+    }
+
     /// Starts a call. A handler that finishes at its first poll (most do)
     /// is answered right here, without spawning a task.
     pub(crate) async fn start(

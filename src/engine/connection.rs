@@ -22,12 +22,13 @@ use super::Engine;
 use super::calls::{Calls, run_call};
 use crate::WampError;
 use crate::broker::Broker;
+use crate::engine::Counters;
 use crate::handler::Arguments;
 use crate::lifecycle::SessionContext;
 use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::outbound::{Outbound, run_writer};
 use crate::pubsub::{Teardown, Topic};
-use crate::realm::{AppConfig, RealmView};
+use crate::realm::{AppConfig, Limits, RealmView};
 use crate::rpc::{CallContext, CallState, Progress, ProgressTarget, Request};
 use crate::session::{Control, ControlSlot, Session};
 
@@ -64,7 +65,11 @@ pub(super) async fn run<R: FrameReader, W: FrameWriter>(
         outbound,
         phase: Phase::NoSession,
         calls: Calls::default(),
+        hello_deadline: None,
+        frames: 0,
+        idle: None,
     };
+    conn.await_hello();
     let session = async move {
         conn.serve(&mut reader).await;
         Box::pin(conn.end_session()).await;
@@ -112,9 +117,32 @@ struct Connection {
     outbound: Outbound,
     phase: Phase,
     calls: Calls,
+    /// When a connection without a session must have said HELLO.
+    hello_deadline: Option<Instant>,
+    /// Frames received so far: the activity the idle deadline watches.
+    frames: u64,
+    /// The idle deadline of the open session, and the frame count when it
+    /// was set.
+    idle: Option<(Instant, u64)>,
 }
 
 impl Connection {
+    /// Starts the wait for a HELLO: on a new connection, and after a
+    /// session ended.
+    fn await_hello(&mut self) {
+        self.hello_deadline = Some(Instant::now() + self.config.limits.hello_timeout);
+    }
+
+    /// Arms the idle deadline of a session that just opened, if there is
+    /// one.
+    fn arm_idle(&mut self) {
+        self.idle = self
+            .config
+            .limits
+            .idle_timeout
+            .map(|idle| (Instant::now() + idle, self.frames));
+    }
+
     async fn serve<R: FrameReader>(&mut self, reader: &mut R) {
         let mut keepalive = self.config.keepalive.map(|(interval, timeout)| {
             let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
@@ -125,7 +153,8 @@ impl Connection {
             let deadline = match &self.phase {
                 Phase::Closing(_, deadline) => Some(*deadline),
                 Phase::Authenticating(auth) => Some(auth.deadline),
-                _ => None,
+                Phase::NoSession => self.hello_deadline,
+                Phase::Open(_) => self.idle.map(|(deadline, _)| deadline),
             };
             let flow = tokio::select! {
                 frame = reader.next_frame() => match frame {
@@ -138,7 +167,7 @@ impl Connection {
                 },
                 () = self.calls.next_finished() => Flow::Continue,
                 event = next_event(&mut self.phase) => match event {
-                    PhaseEvent::Control(control) => Box::pin(self.on_control(control)).await,
+                    PhaseEvent::Control(control) => self.control(control),
                     PhaseEvent::Authenticated(outcome) => Box::pin(self.on_authenticated(*outcome)).await,
                 },
                 () = sleep_until(deadline) => self.on_deadline().await,
@@ -151,6 +180,7 @@ impl Connection {
     }
 
     async fn on_frame(&mut self, frame: &[u8]) -> Flow {
+        self.frames += 1;
         if !self.codec.is_batched() {
             return match self.codec.serialization().decode(frame, &self.config.rules) {
                 Ok(message) => self.on_message(message).await,
@@ -289,6 +319,17 @@ impl Connection {
             let message = format!("CALL.Request {request} is already used by a running call");
             return self.protocol_violation(&message).await;
         }
+        let limit = self.config.limits.max_calls_in_flight;
+        if self.calls.running() >= limit {
+            Counters::count(&self.engine.stats.calls_refused);
+            let err = WampError::new(Limits::TOO_MANY_CALLS).arg(format!(
+                "this session already has {limit} calls running, the most it may"
+            ));
+            self.outbound
+                .send_message(&err.to_call_error(request))
+                .await;
+            return Flow::Continue;
+        }
         if !self
             .authorize(crate::auth::Action::Call, &call.procedure)
             .await
@@ -358,7 +399,9 @@ impl Connection {
         Flow::Continue
     }
 
-    async fn on_control(&mut self, control: Control) -> Flow {
+    /// A request from the session's handle (or the connection itself) to
+    /// close the session. Never waits.
+    fn control(&mut self, control: Control) -> Flow {
         match control {
             Control::Close { reason, message } => {
                 let phase = std::mem::replace(&mut self.phase, Phase::NoSession);
@@ -397,6 +440,7 @@ impl Connection {
             && heard.elapsed() > timeout
         {
             tracing::info!(silent_for = ?heard.elapsed(), "closing a connection whose peer stopped answering");
+            Counters::count(&self.engine.stats.keepalive_timeouts);
             return Flow::Stop;
         }
         self.outbound.ping();
@@ -432,6 +476,8 @@ impl Connection {
             Phase::NoSession | Phase::Authenticating(_) => return,
         };
         self.calls = Calls::default();
+        self.idle = None;
+        self.await_hello();
         open.control.close();
         self.engine.registry.remove(open.session.id());
         for (subscription, (topic, teardown)) in open.subscriptions {

@@ -5,6 +5,7 @@
 
 mod calls;
 mod connection;
+mod stats;
 
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::realm::AppConfig;
 use crate::session::Session;
 use crate::session::registry::Registry;
+
+pub use stats::ConnectionStats;
+pub(crate) use stats::Counters;
 
 /// What serves the connections of an [`Application`](crate::Application):
 /// its configuration, its live sessions and its brokers. Transports hold
@@ -28,6 +32,7 @@ pub struct Engine {
     pub(crate) config: Arc<AppConfig>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) brokers: Arc<Brokers<Session>>,
+    pub(crate) stats: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Engine {

@@ -41,6 +41,8 @@ pub(crate) struct AppConfig {
     pub(crate) auth_timeout: Duration,
     /// Transport pings: how often, and how long a peer may stay silent.
     pub(crate) keepalive: Option<(Duration, Duration)>,
+    /// What one client may hold, and the deadlines it must meet.
+    pub(crate) limits: super::Limits,
 }
 
 impl Default for AppConfig {
@@ -62,6 +64,7 @@ impl Default for AppConfig {
             auth: RealmAuth::default(),
             auth_timeout: Duration::from_secs(10),
             keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
+            limits: super::Limits::default(),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! realm's own settings and the application's.
 
 mod config;
+mod limits;
 mod view;
 
 pub(crate) use config::AppConfig;
 pub use config::Realm;
+pub use limits::Limits;
 pub(crate) use view::RealmView;

@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::FutureExt;
 use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::{Hello, Message, Welcome, WelcomeDetails};
-use serverwamp_protocol::well_known::error;
+use serverwamp_protocol::well_known::{close, error};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{AGENT, Connection, Flow, OpenSession, Phase, router_roles};
 use crate::auth::{AuthAbort, AuthOutcome, Authorization, Challenger, NewSession, authenticate};
+use crate::engine::Counters;
 use crate::lifecycle::SessionContext;
 use crate::realm::RealmView;
+use crate::session::Control;
 use crate::session::{AuthDetails, ControlSlot, Session, SessionParts};
 
 /// A session being authenticated.
@@ -42,6 +44,7 @@ impl PendingAuth {
 
 impl Connection {
     pub(super) async fn on_hello(&mut self, hello: Hello) -> Flow {
+        self.hello_deadline = None;
         let Some(realm) = RealmView::resolve(&self.config, &hello.realm) else {
             let message = format!("no realm named {:?}", hello.realm);
             self.abort(error::NO_SUCH_REALM, message).await;
@@ -147,18 +150,49 @@ impl Connection {
         }
     }
 
-    /// A deadline passed: the authentication phase's, or the wait for the
-    /// client's GOODBYE.
+    /// A deadline passed: the wait for HELLO, the authentication phase's,
+    /// an open session's idle deadline, or the wait for the client's
+    /// GOODBYE.
     pub(super) async fn on_deadline(&mut self) -> Flow {
-        if matches!(self.phase, Phase::Authenticating(_)) {
-            self.phase = Phase::NoSession;
-            self.abort(
-                error::AUTHENTICATION_FAILED,
-                "authentication timed out".to_owned(),
-            )
-            .await;
+        match &self.phase {
+            Phase::NoSession => {
+                tracing::debug!("closing a connection that sent no HELLO in time");
+                Counters::count(&self.engine.stats.hello_timeouts);
+                Flow::Stop
+            }
+            Phase::Authenticating(_) => {
+                self.phase = Phase::NoSession;
+                Counters::count(&self.engine.stats.auth_timeouts);
+                self.abort(
+                    error::AUTHENTICATION_FAILED,
+                    "authentication timed out".to_owned(),
+                )
+                .await;
+                Flow::Stop
+            }
+            Phase::Open(_) => self.on_idle_deadline(),
+            Phase::Closing(..) => Flow::Stop,
         }
-        Flow::Stop
+    }
+
+    /// The idle deadline of an open session: closed if nothing arrived and
+    /// no call ran since the deadline was set, else the deadline moves on.
+    fn on_idle_deadline(&mut self) -> Flow {
+        let (Some((_, seen)), Some(idle)) = (self.idle, self.config.limits.idle_timeout) else {
+            return Flow::Continue;
+        };
+        if self.frames != seen || self.calls.running() > 0 {
+            self.idle = Some((Instant::now() + idle, self.frames));
+            return Flow::Continue;
+        }
+        self.idle = None;
+        Counters::count(&self.engine.stats.idle_timeouts);
+        tracing::debug!(?idle, "closing an idle session");
+        let message = format!("the session was idle for {idle:?}");
+        self.control(Control::Close {
+            reason: close::KILLED.to_owned(),
+            message: Some(message),
+        })
     }
 
     async fn refuse_session(&mut self, abort: AuthAbort) -> Flow {
@@ -222,6 +256,7 @@ impl Connection {
             },
         });
         self.outbound.send_message(&welcome).await;
+        self.arm_idle();
         self.phase = Phase::Open(OpenSession {
             session,
             realm,

@@ -15,8 +15,10 @@ use super::{Connection, Flow, Phase};
 use crate::WampError;
 use crate::auth::Action;
 use crate::broker::{Audience, Broker, Publication};
+use crate::engine::Counters;
 use crate::handler::Arguments;
 use crate::pubsub::{Teardown, Topic, TopicContext};
+use crate::realm::Limits;
 use crate::session::Session;
 
 impl Connection {
@@ -62,10 +64,21 @@ impl Connection {
             self.send_error(MessageType::Subscribe, request, err).await;
             return Flow::Continue;
         }
+        let held = open.subscriptions.len();
         let (subscription, added) = broker.subscribe(&session, &subscribe.topic, policy);
         if !added {
             // Spec: a repeated SUBSCRIBE gets the existing subscription.
             self.send_subscribed(request, subscription).await;
+            return Flow::Continue;
+        }
+        let limit = self.config.limits.max_subscriptions;
+        if held >= limit {
+            broker.unsubscribe(subscription, session.id());
+            Counters::count(&self.engine.stats.subscriptions_refused);
+            let err = WampError::new(Limits::TOO_MANY_SUBSCRIPTIONS).arg(format!(
+                "this session already holds {limit} subscriptions, the most it may"
+            ));
+            self.send_error(MessageType::Subscribe, request, err).await;
             return Flow::Continue;
         }
         let topic = Topic {
