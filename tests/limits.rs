@@ -52,15 +52,23 @@ async fn serve(app: &Application) -> SocketAddr {
 }
 
 async fn connect(addr: SocketAddr) -> Ws {
-    let mut request = format!("ws://{addr}/ws").into_client_request().expect("a request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "wamp.2.json".parse().expect("a header"));
-    tokio_tungstenite::connect_async(request).await.expect("the handshake").0
+    let mut request = format!("ws://{addr}/ws")
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "wamp.2.json".parse().expect("a header"),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the handshake")
+        .0
 }
 
 async fn send(ws: &mut Ws, message: serde_json::Value) {
-    ws.send(Message::text(message.to_string())).await.expect("sent");
+    ws.send(Message::text(message.to_string()))
+        .await
+        .expect("sent");
 }
 
 /// The next WAMP message, or `None` once the connection closed.
@@ -70,7 +78,9 @@ async fn recv(ws: &mut Ws) -> Option<serde_json::Value> {
             .await
             .expect("something arrives in time");
         match frame {
-            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).expect("JSON")),
+            Some(Ok(Message::Text(text))) => {
+                return Some(serde_json::from_str(&text).expect("JSON"));
+            }
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
             Some(Ok(_)) => {}
         }
