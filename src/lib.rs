@@ -4,6 +4,9 @@ mod application;
 pub mod auth;
 mod broker;
 mod engine;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod lifecycle;
 mod link;

@@ -1,11 +1,17 @@
 //! The checks behind the fuzz targets in `fuzz_targets/`.
 //!
-//! Every target feeds arbitrary bytes to a decoder of `serverwamp-protocol`.
+//! The decoder targets feed arbitrary bytes to a decoder of
+//! `serverwamp-protocol`; `session` drives the session state machine
+//! (see [`session`]), `rawsocket` the RawSocket framing.
 //! Decoding may fail (most inputs are not WAMP messages), but it must never
 //! panic, and whatever *does* decode must survive a round trip: encoding the
 //! message again in the same format succeeds, and decoding that encoding
 //! gives back an equal message. A violation panics with the message and the
 //! bytes involved, which libFuzzer reports as a crash.
+
+pub mod session;
+
+pub use session::check_session;
 
 use serverwamp_protocol::codec::batched::{
     push_length_prefixed_record, split_length_prefixed_batch,
@@ -184,7 +190,7 @@ fn nan_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// Lowercase hex, for panic messages.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
