@@ -4,10 +4,10 @@ mod application;
 pub mod auth;
 mod broker;
 mod engine;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod handler;
+#[cfg(feature = "harness")]
+#[doc(hidden)]
+pub mod harness;
 pub mod lifecycle;
 mod link;
 mod outbound;

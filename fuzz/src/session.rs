@@ -257,7 +257,7 @@ pub fn check_session(data: &[u8]) {
         runtime.block_on(async {
             tokio::time::timeout(
                 Duration::from_secs(60),
-                serverwamp::fuzzing::serve_frames(&APP, subprotocol, frames),
+                serverwamp::harness::serve_frames(&APP, subprotocol, frames),
             )
             .await
             .expect("the connection ends: a session must not hang")

@@ -274,7 +274,16 @@ impl<K: HandlerKind> Clone for BoxedHandler<K> {
 
 impl<K: HandlerKind> BoxedHandler<K> {
     pub(crate) fn new<H: Handler<K, T>, T: 'static>(handler: H) -> Self {
-        BoxedHandler(Arc::new(move |context| Box::pin(handler.call(context))))
+        BoxedHandler(Arc::new(move |context| {
+            let running = AssertUnwindSafe(handler.call(context)).catch_unwind();
+            // One allocation per run: the guard lives in the same box.
+            Box::pin(running.map(|outcome| {
+                outcome.unwrap_or_else(|_| {
+                    tracing::error!(kind = std::any::type_name::<K>(), "a handler panicked");
+                    K::panicked()
+                })
+            }))
+        }))
     }
 
     /// Starts the handler: extracts its arguments and returns its future.
@@ -285,19 +294,12 @@ impl<K: HandlerKind> BoxedHandler<K> {
         context: K::Context,
         what: &'static str,
     ) -> HandlerFuture<K::Outcome> {
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| (self.0)(context)));
-        let Ok(future) = started else {
-            tracing::error!(handler = what, "a handler panicked before it started");
-            return Box::pin(std::future::ready(K::panicked()));
-        };
-        Box::pin(async move {
-            match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    tracing::error!(handler = what, "a handler panicked");
-                    K::panicked()
-                }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| (self.0)(context))) {
+            Ok(future) => future,
+            Err(_) => {
+                tracing::error!(handler = what, "a handler panicked before it started");
+                Box::pin(std::future::ready(K::panicked()))
             }
-        })
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): not
-//! part of the API, and not covered by semver.
+//! Entry points for the fuzz targets in `fuzz/` and the instruction-count
+//! guard (`examples/instructions.rs`), feature `harness`: not part of the
+//! API, and not covered by semver.
 
 use std::collections::VecDeque;
 
