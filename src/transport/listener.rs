@@ -78,9 +78,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
-#[cfg(unix)]
-use tokio::net::UnixListener;
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -90,6 +87,7 @@ use crate::transport::rawsocket::{RawSocketServer, RawSocketSettings};
 use crate::transport::websocket::{
     ConnectionAddr, TlsConnection, WebSocketService, WebSocketSettings,
 };
+use crate::transport::{Listener, accept_loop};
 
 /// The first octet of every RawSocket handshake. Spec, "RawSocket
 /// Transport": no HTTP request can start with it, so RawSocket "can be run
@@ -277,9 +275,9 @@ impl ServeOptions {
 /// Serves an [`Application`](crate::Application) over RawSocket, WebSocket and plain HTTP on
 /// listeners and connections of its own, as [`ServeOptions`] say.
 ///
-/// [`serve`] and [`serve_unix`] make one for a single listener; make one
-/// yourself to serve several listeners (one RawSocket connection limit
-/// spans them) or connections accepted elsewhere:
+/// [`serve`] makes one for a single listener; make one yourself to serve
+/// several listeners (one RawSocket connection limit spans them) or
+/// connections accepted elsewhere:
 ///
 /// ```no_run
 /// use serverwamp::Application;
@@ -289,7 +287,7 @@ impl ServeOptions {
 /// let server = Server::new(Application::new(), ServeOptions::new());
 /// let v4 = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 /// let v6 = tokio::net::TcpListener::bind("[::1]:8080").await?;
-/// tokio::try_join!(server.serve_tcp(v4), server.serve_tcp(v6))?;
+/// tokio::try_join!(server.serve(v4), server.serve(v6))?;
 /// # Ok(())
 /// # }
 /// ```
@@ -346,9 +344,14 @@ impl Server {
         }
     }
 
-    /// Accepts TCP connections until the returned future is dropped,
-    /// serving each in a task of its own. Sessions see the peer as
-    /// [`PeerAddress::Ip`].
+    /// Accepts connections from `listener` (a `tokio::net::TcpListener`,
+    /// a `tokio::net::UnixListener` or any other [`Listener`]) until the
+    /// returned future is dropped, serving each in a task of its own as
+    /// [`Server::serve_connection`] does, with the peer's address the
+    /// listener reports. Over TCP, sessions see the peer as
+    /// [`PeerAddress::Ip`]; over a Unix domain socket, RawSocket sessions
+    /// see [`PeerAddress::Unix`] with the client socket's path (most often
+    /// empty) and WebSocket sessions see [`PeerAddress::Unknown`].
     ///
     /// Dropping the future stops accepting; connections already accepted
     /// go on, and [`Application::close_sessions`](crate::Application::close_sessions) ends their sessions.
@@ -357,47 +360,27 @@ impl Server {
     /// Only if the listener cannot accept at all (`EINVAL`). Errors about
     /// one connection are skipped, and others (out of file descriptors)
     /// are logged and retried after a second.
-    pub async fn serve_tcp(&self, listener: TcpListener) -> io::Result<()> {
-        loop {
-            let (stream, addr) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    super::on_accept_error(error).await?;
-                    continue;
-                }
-            };
-            // Sessions flush once per burst of messages, so Nagle's
-            // algorithm would only delay small replies.
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set");
-            }
-            self.spawn_connection(stream, PeerAddress::Ip(addr));
-        }
+    pub async fn serve(&self, listener: impl Listener) -> io::Result<()> {
+        accept_loop(listener, |stream, peer| self.spawn_connection(stream, peer)).await
+    }
+
+    /// Accepts TCP connections until the returned future is dropped: see
+    /// [`Server::serve`].
+    ///
+    /// # Errors
+    /// As [`Server::serve`].
+    pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> io::Result<()> {
+        self.serve(listener).await
     }
 
     /// Accepts Unix domain socket connections until the returned future is
-    /// dropped, as [`Server::serve_tcp`] does. RawSocket sessions see the
-    /// peer as [`PeerAddress::Unix`] with the client socket's path (most
-    /// often empty); WebSocket sessions see [`PeerAddress::Unknown`].
+    /// dropped: see [`Server::serve`].
     ///
     /// # Errors
-    /// As [`Server::serve_tcp`].
+    /// As [`Server::serve`].
     #[cfg(unix)]
-    pub async fn serve_unix(&self, listener: UnixListener) -> io::Result<()> {
-        loop {
-            let (stream, addr) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    super::on_accept_error(error).await?;
-                    continue;
-                }
-            };
-            let path = addr
-                .as_pathname()
-                .map(|path| path.display().to_string())
-                .unwrap_or_default();
-            self.spawn_connection(stream, PeerAddress::Unix(path));
-        }
+    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
+        self.serve(listener).await
     }
 
     /// Serves one connection accepted elsewhere: the TLS handshake if TLS
@@ -508,9 +491,10 @@ impl Server {
     }
 }
 
-/// Serves `app` on a TCP listener until the returned future is dropped:
-/// RawSocket, WebSocket and HTTP on the one port. See [`Server::serve_tcp`]
-/// and the [module documentation](self).
+/// Serves `app` on a listener (TCP, Unix domain socket or any other
+/// [`Listener`]) until the returned future is dropped: RawSocket, WebSocket
+/// and HTTP on the one port. See [`Server::serve`] and the
+/// [module documentation](self).
 ///
 /// ```no_run
 /// use serverwamp::Application;
@@ -522,38 +506,39 @@ impl Server {
 /// # }
 /// ```
 ///
+/// On a Unix domain socket:
+///
+/// ```no_run
+/// # use serverwamp::Application;
+/// # use serverwamp::transport::listener::{self, ServeOptions};
+/// # #[cfg(unix)]
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = tokio::net::UnixListener::bind("/run/myapp/wamp.sock")?;
+/// listener::serve(Application::new(), listener, ServeOptions::new()).await
+/// # }
+/// ```
+///
 /// # Errors
 /// Only if the listener cannot accept at all.
 pub async fn serve(
     app: impl Into<Engine>,
-    listener: TcpListener,
+    listener: impl Listener,
     options: ServeOptions,
 ) -> io::Result<()> {
-    Server::new(app, options).serve_tcp(listener).await
+    Server::new(app, options).serve(listener).await
 }
 
-/// Serves `app` on a Unix domain socket listener until the returned future
-/// is dropped: see [`Server::serve_unix`].
-///
-/// ```no_run
-/// use serverwamp::Application;
-/// use serverwamp::transport::listener::{self, ServeOptions};
-///
-/// # async fn run() -> std::io::Result<()> {
-/// let listener = tokio::net::UnixListener::bind("/run/myapp/wamp.sock")?;
-/// listener::serve_unix(Application::new(), listener, ServeOptions::new()).await
-/// # }
-/// ```
+/// Serves `app` on a Unix domain socket listener: see [`serve`].
 ///
 /// # Errors
 /// Only if the listener cannot accept at all.
 #[cfg(unix)]
 pub async fn serve_unix(
     app: impl Into<Engine>,
-    listener: UnixListener,
+    listener: tokio::net::UnixListener,
     options: ServeOptions,
 ) -> io::Result<()> {
-    Server::new(app, options).serve_unix(listener).await
+    serve(app, listener, options).await
 }
 
 /// The hyper service of one HTTP connection: the WebSocket path to the

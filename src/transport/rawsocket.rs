@@ -18,15 +18,16 @@
 //! let app = Application::new();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
 //! // Accepts until the future is dropped (or its task aborted).
-//! tokio::spawn(rawsocket::serve_tcp(app.clone(), listener, RawSocketSettings::new()));
+//! tokio::spawn(rawsocket::serve(app.clone(), listener, RawSocketSettings::new()));
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! [`serve_unix`] does the same on a Unix domain socket. With a listener of
-//! your own (TLS, say), hand each accepted stream to [`serve_connection`],
-//! or to [`RawSocketServer::serve_connection`] for a connection limit that
-//! spans them.
+//! [`serve`] takes any [`Listener`]: a Unix domain socket's
+//! (`tokio::net::UnixListener`) as well, or one of your own. With streams
+//! accepted elsewhere (TLS, say), hand each to [`serve_connection`], or to
+//! [`RawSocketServer::serve_connection`] for a connection limit that spans
+//! them.
 //!
 //! # Limits
 //!
@@ -54,14 +55,12 @@ use std::time::Duration;
 
 use serverwamp_protocol::Codec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-#[cfg(unix)]
-use tokio::net::UnixListener;
 use tokio::sync::Semaphore;
 
 use self::handshake::{Accepted, MAX_LENGTH_EXPONENT, MIN_LENGTH_EXPONENT, Refusal, Rejection};
 use crate::engine::Engine;
 use crate::link::{PeerAddress, TransportInfo, TransportKind};
+use crate::transport::{Listener, accept_loop};
 
 /// How long a client over the connection limit may take to send its
 /// handshake before it is closed without the error reply (at most the
@@ -189,9 +188,9 @@ impl RawSocketSettings {
 /// Serves an [`Application`](crate::Application) over RawSocket, counting every connection it
 /// serves against one [`RawSocketSettings::max_connections`] limit.
 ///
-/// The free functions [`serve_tcp`], [`serve_unix`] and
-/// [`serve_connection`] each make one; make one yourself to serve several
-/// listeners under one limit, or streams from your own listener:
+/// The free functions [`serve`] and [`serve_connection`] each make one;
+/// make one yourself to serve several listeners under one limit, or
+/// streams accepted elsewhere:
 ///
 /// ```no_run
 /// use serverwamp::Application;
@@ -254,10 +253,14 @@ impl RawSocketServer {
         self.max_connections - self.connections.available_permits()
     }
 
-    /// Accepts TCP connections until the returned future is dropped,
-    /// serving each in a task of its own: the handshake (within
-    /// [`RawSocketSettings::handshake_timeout`]), then the WAMP session.
-    /// Sessions see the peer as [`PeerAddress::Ip`].
+    /// Accepts connections from `listener` (a `tokio::net::TcpListener`,
+    /// a `tokio::net::UnixListener` or any other [`Listener`]) until the
+    /// returned future is dropped, serving each in a task of its own: the
+    /// handshake (within [`RawSocketSettings::handshake_timeout`]), then the
+    /// WAMP session. Sessions see the peer as the listener reports it: TCP
+    /// peers as [`PeerAddress::Ip`], Unix domain socket peers as
+    /// [`PeerAddress::Unix`] with the client socket's path, most often
+    /// empty (an unnamed socket).
     ///
     /// Dropping the future stops accepting; connections already accepted go
     /// on, and [`Application::close_sessions`](crate::Application::close_sessions) ends their sessions.
@@ -266,51 +269,31 @@ impl RawSocketServer {
     /// Only if the listener cannot accept at all (`EINVAL`). Errors about
     /// one connection are skipped, and others (out of file descriptors)
     /// are logged and retried after a second.
-    pub async fn serve_tcp(&self, listener: TcpListener) -> io::Result<()> {
-        loop {
-            let (stream, addr) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    super::on_accept_error(error).await?;
-                    continue;
-                }
-            };
-            // The session's writer flushes once per burst of messages, so
-            // Nagle's algorithm would only delay small replies.
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set");
-            }
-            let (read, write) = stream.into_split();
-            let info = TransportInfo::new(TransportKind::RawSocket, PeerAddress::Ip(addr));
-            self.spawn_connection(read, write, info);
-        }
+    pub async fn serve(&self, listener: impl Listener) -> io::Result<()> {
+        accept_loop(listener, |stream, peer| {
+            let info = TransportInfo::new(TransportKind::RawSocket, peer);
+            self.spawn_connection(stream, info);
+        })
+        .await
+    }
+
+    /// Accepts TCP connections until the returned future is dropped: see
+    /// [`RawSocketServer::serve`].
+    ///
+    /// # Errors
+    /// As [`RawSocketServer::serve`].
+    pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> io::Result<()> {
+        self.serve(listener).await
     }
 
     /// Accepts Unix domain socket connections until the returned future is
-    /// dropped, as [`RawSocketServer::serve_tcp`] does. Sessions see the
-    /// peer as [`PeerAddress::Unix`] with the client socket's path, most
-    /// often empty (an unnamed socket).
+    /// dropped: see [`RawSocketServer::serve`].
     ///
     /// # Errors
-    /// As [`RawSocketServer::serve_tcp`].
+    /// As [`RawSocketServer::serve`].
     #[cfg(unix)]
-    pub async fn serve_unix(&self, listener: UnixListener) -> io::Result<()> {
-        loop {
-            let (stream, addr) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    super::on_accept_error(error).await?;
-                    continue;
-                }
-            };
-            let path = addr
-                .as_pathname()
-                .map(|path| path.display().to_string())
-                .unwrap_or_default();
-            let (read, write) = stream.into_split();
-            let info = TransportInfo::new(TransportKind::RawSocket, PeerAddress::Unix(path));
-            self.spawn_connection(read, write, info);
-        }
+    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
+        self.serve(listener).await
     }
 
     /// Serves one connection: the handshake, then the WAMP session until
@@ -365,15 +348,14 @@ impl RawSocketServer {
         self.serve_halves(read, write, info).await
     }
 
-    fn spawn_connection<R, W>(&self, read: R, write: W, info: TransportInfo)
+    fn spawn_connection<S>(&self, stream: S, info: TransportInfo)
     where
-        R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let server = self.clone();
         tokio::spawn(async move {
             let peer = info.peer_address().to_string();
-            if let Err(error) = server.serve_halves(read, write, info).await {
+            if let Err(error) = server.serve_connection_with_info(stream, info).await {
                 tracing::debug!(%peer, %error, "RawSocket connection not served");
             }
         });
@@ -488,55 +470,66 @@ where
     while let Ok(1..) = read.read(&mut discard).await {}
 }
 
-/// Serves `app` over RawSocket on a TCP listener until the returned future
-/// is dropped: see [`RawSocketServer::serve_tcp`].
+/// Serves `app` over RawSocket on a listener (TCP, Unix domain socket or
+/// any other [`Listener`]) until the returned future is dropped: see
+/// [`RawSocketServer::serve`].
 ///
 /// ```no_run
 /// use serverwamp::Application;
-/// use serverwamp::transport::rawsocket::{RawSocketSettings, serve_tcp};
+/// use serverwamp::transport::rawsocket::{self, RawSocketSettings};
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-/// serve_tcp(Application::new(), listener, RawSocketSettings::new()).await
+/// rawsocket::serve(Application::new(), listener, RawSocketSettings::new()).await
+/// # }
+/// ```
+///
+/// On a Unix domain socket:
+///
+/// ```no_run
+/// # use serverwamp::Application;
+/// # use serverwamp::transport::rawsocket::{self, RawSocketSettings};
+/// # #[cfg(unix)]
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = tokio::net::UnixListener::bind("/run/myapp/wamp.sock")?;
+/// rawsocket::serve(Application::new(), listener, RawSocketSettings::new()).await
 /// # }
 /// ```
 ///
 /// # Errors
 /// Only if the listener cannot accept at all.
-pub async fn serve_tcp(
+pub async fn serve(
     app: impl Into<Engine>,
-    listener: TcpListener,
+    listener: impl Listener,
     settings: RawSocketSettings,
 ) -> io::Result<()> {
-    RawSocketServer::new(app, settings)
-        .serve_tcp(listener)
-        .await
+    RawSocketServer::new(app, settings).serve(listener).await
 }
 
-/// Serves `app` over RawSocket on a Unix domain socket listener until the
-/// returned future is dropped: see [`RawSocketServer::serve_unix`].
+/// Serves `app` over RawSocket on a TCP listener: see [`serve`].
 ///
-/// ```no_run
-/// use serverwamp::Application;
-/// use serverwamp::transport::rawsocket::{RawSocketSettings, serve_unix};
-///
-/// # async fn run() -> std::io::Result<()> {
-/// let listener = tokio::net::UnixListener::bind("/run/myapp/wamp.sock")?;
-/// serve_unix(Application::new(), listener, RawSocketSettings::new()).await
-/// # }
-/// ```
+/// # Errors
+/// Only if the listener cannot accept at all.
+pub async fn serve_tcp(
+    app: impl Into<Engine>,
+    listener: tokio::net::TcpListener,
+    settings: RawSocketSettings,
+) -> io::Result<()> {
+    serve(app, listener, settings).await
+}
+
+/// Serves `app` over RawSocket on a Unix domain socket listener: see
+/// [`serve`].
 ///
 /// # Errors
 /// Only if the listener cannot accept at all.
 #[cfg(unix)]
 pub async fn serve_unix(
     app: impl Into<Engine>,
-    listener: UnixListener,
+    listener: tokio::net::UnixListener,
     settings: RawSocketSettings,
 ) -> io::Result<()> {
-    RawSocketServer::new(app, settings)
-        .serve_unix(listener)
-        .await
+    serve(app, listener, settings).await
 }
 
 /// Serves `app` over RawSocket on one connection accepted elsewhere (a TLS
