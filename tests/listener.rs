@@ -409,11 +409,11 @@ async fn servers_share_one_rawsocket_connection_limit() {
     );
     tokio::spawn({
         let server = server.clone();
-        async move { server.serve_tcp(first).await }
+        async move { server.serve(first).await }
     });
     tokio::spawn({
         let server = server.clone();
-        async move { server.serve_tcp(second).await }
+        async move { server.serve(second).await }
     });
 
     let mut raw = RawClient::connect(connect(first_addr).await, Serialization::Json).await;
@@ -450,7 +450,7 @@ async fn a_unix_socket_serves_both_transports() {
             .as_nanos()
     ));
     let listener = tokio::net::UnixListener::bind(&path).expect("bind a Unix socket");
-    tokio::spawn(listener::serve_unix(app(), listener, ServeOptions::new()));
+    tokio::spawn(listener::serve(app(), listener, ServeOptions::new()));
 
     let stream = tokio::net::UnixStream::connect(&path)
         .await

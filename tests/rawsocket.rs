@@ -70,7 +70,7 @@ async fn serve(app: Application, settings: RawSocketSettings) -> (SocketAddr, Ra
     let addr = listener.local_addr().expect("local address");
     let server = RawSocketServer::new(app, settings);
     let serving = server.clone();
-    tokio::spawn(async move { serving.serve_tcp(listener).await });
+    tokio::spawn(async move { serving.serve(listener).await });
     (addr, server)
 }
 
@@ -588,11 +588,7 @@ async fn unix_sockets_serve_every_serializer() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("wamp.sock");
     let listener = UnixListener::bind(&path).unwrap();
-    let server = tokio::spawn(rawsocket::serve_unix(
-        app(),
-        listener,
-        RawSocketSettings::new(),
-    ));
+    let server = tokio::spawn(rawsocket::serve(app(), listener, RawSocketSettings::new()));
 
     for (id, serialization) in SERIALIZERS {
         let stream = UnixStream::connect(&path).await.unwrap();

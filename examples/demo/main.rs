@@ -452,7 +452,7 @@ async fn main() -> std::io::Result<()> {
     // RawSocket sessions belong to the same application: `close_sessions`
     // below says GOODBYE to them too. Accepting stops first.
     let rawsocket = rawsocket.map(|listener| {
-        let server = serverwamp::transport::rawsocket::serve_tcp(
+        let server = serverwamp::transport::rawsocket::serve(
             app.clone(),
             listener,
             serverwamp::transport::rawsocket::RawSocketSettings::new(),

@@ -364,25 +364,6 @@ impl Server {
         accept_loop(listener, |stream, peer| self.spawn_connection(stream, peer)).await
     }
 
-    /// Accepts TCP connections until the returned future is dropped: see
-    /// [`Server::serve`].
-    ///
-    /// # Errors
-    /// As [`Server::serve`].
-    pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> io::Result<()> {
-        self.serve(listener).await
-    }
-
-    /// Accepts Unix domain socket connections until the returned future is
-    /// dropped: see [`Server::serve`].
-    ///
-    /// # Errors
-    /// As [`Server::serve`].
-    #[cfg(unix)]
-    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
-        self.serve(listener).await
-    }
-
     /// Serves one connection accepted elsewhere: the TLS handshake if TLS
     /// is configured, then RawSocket or HTTP by its first byte, until
     /// either side closes it. `peer` is what sessions see as the peer's
@@ -526,19 +507,6 @@ pub async fn serve(
     options: ServeOptions,
 ) -> io::Result<()> {
     Server::new(app, options).serve(listener).await
-}
-
-/// Serves `app` on a Unix domain socket listener: see [`serve`].
-///
-/// # Errors
-/// Only if the listener cannot accept at all.
-#[cfg(unix)]
-pub async fn serve_unix(
-    app: impl Into<Engine>,
-    listener: tokio::net::UnixListener,
-    options: ServeOptions,
-) -> io::Result<()> {
-    serve(app, listener, options).await
 }
 
 /// The hyper service of one HTTP connection: the WebSocket path to the

@@ -277,25 +277,6 @@ impl RawSocketServer {
         .await
     }
 
-    /// Accepts TCP connections until the returned future is dropped: see
-    /// [`RawSocketServer::serve`].
-    ///
-    /// # Errors
-    /// As [`RawSocketServer::serve`].
-    pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> io::Result<()> {
-        self.serve(listener).await
-    }
-
-    /// Accepts Unix domain socket connections until the returned future is
-    /// dropped: see [`RawSocketServer::serve`].
-    ///
-    /// # Errors
-    /// As [`RawSocketServer::serve`].
-    #[cfg(unix)]
-    pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> io::Result<()> {
-        self.serve(listener).await
-    }
-
     /// Serves one connection: the handshake, then the WAMP session until
     /// either side closes it. `peer` is what sessions see as
     /// [`TransportInfo::peer_address`].
@@ -504,32 +485,6 @@ pub async fn serve(
     settings: RawSocketSettings,
 ) -> io::Result<()> {
     RawSocketServer::new(app, settings).serve(listener).await
-}
-
-/// Serves `app` over RawSocket on a TCP listener: see [`serve`].
-///
-/// # Errors
-/// Only if the listener cannot accept at all.
-pub async fn serve_tcp(
-    app: impl Into<Engine>,
-    listener: tokio::net::TcpListener,
-    settings: RawSocketSettings,
-) -> io::Result<()> {
-    serve(app, listener, settings).await
-}
-
-/// Serves `app` over RawSocket on a Unix domain socket listener: see
-/// [`serve`].
-///
-/// # Errors
-/// Only if the listener cannot accept at all.
-#[cfg(unix)]
-pub async fn serve_unix(
-    app: impl Into<Engine>,
-    listener: tokio::net::UnixListener,
-    settings: RawSocketSettings,
-) -> io::Result<()> {
-    serve(app, listener, settings).await
 }
 
 /// Serves `app` over RawSocket on one connection accepted elsewhere (a TLS
