@@ -286,6 +286,14 @@ impl Application {
         self
     }
 
+    /// Which web pages may open WebSocket sessions that carry the
+    /// browser's cookies (see [`OriginPolicy`](crate::transport::OriginPolicy);
+    /// by default only the server's own origin).
+    pub fn set_origin_policy(&mut self, policy: crate::transport::OriginPolicy) -> &mut Self {
+        self.config_mut().origin_policy = policy;
+        self
+    }
+
     /// What the application's connections have run into so far: deadlines
     /// missed and limits hit.
     pub fn stats(&self) -> ConnectionStats {

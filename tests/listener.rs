@@ -472,3 +472,137 @@ async fn a_unix_socket_serves_both_transports() {
 
     let _ = std::fs::remove_file(&path);
 }
+
+/// Sends a WebSocket upgrade request (WAMP JSON) with extra header lines
+/// and returns the response's status code.
+async fn upgrade_status(addr: SocketAddr, extra: &str) -> u16 {
+    let mut stream = connect(addr).await;
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: wamp.2.json\r\n{extra}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut head = vec![0; 12];
+    stream.read_exact(&mut head).await.expect("a status line");
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status code")
+}
+
+#[tokio::test]
+async fn half_a_request_is_closed_after_the_header_deadline() {
+    let addr = start(ServeOptions::new().header_read_timeout(Duration::from_millis(300))).await;
+    let mut slow = connect(addr).await;
+    slow.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("send half a request");
+    let started = std::time::Instant::now();
+    assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // Others are served meanwhile and after.
+    let mut ws = WsClient::connect(connect(addr).await, &format!("ws://{addr}/ws")).await;
+    welcome(&ws.hello("realm1").await);
+}
+
+#[tokio::test]
+async fn connections_over_the_applications_limits_are_refused_before_the_upgrade() {
+    let mut app = app();
+    app.set_limits(serverwamp::Limits::new().max_sessions_per_peer(Some(1)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(listener::serve(app.clone(), listener, ServeOptions::new()));
+
+    let mut first = WsClient::connect(connect(addr).await, &format!("ws://{addr}/ws")).await;
+    welcome(&first.hello("realm1").await);
+    // The same peer address again: 503 for WebSocket, error 4 for RawSocket.
+    assert_eq!(upgrade_status(addr, "").await, 503);
+    let mut refused = connect(addr).await;
+    refused
+        .write_all(&[0x7F, 0xF1, 0, 0])
+        .await
+        .expect("send the handshake");
+    let mut reply = [0; 4];
+    refused.read_exact(&mut reply).await.expect("a reply");
+    assert_eq!(reply, [0x7F, 0x40, 0, 0]);
+    assert_eq!(app.stats().refused, 2);
+    // Once the first leaves, there is room again.
+    first.send(json!([6, {}, "wamp.close.close_realm"])).await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = WsClient::connect(connect(addr).await, &format!("ws://{addr}/ws")).await;
+    welcome(&again.hello("realm1").await);
+}
+
+#[tokio::test]
+async fn cross_origin_upgrades_lose_their_cookies_or_are_refused() {
+    use serverwamp::auth::{Authenticated, NewSession};
+    use serverwamp::transport::OriginPolicy;
+    let mut app = app();
+    app.realm("cookies")
+        .add_transport_authenticator(|s: NewSession| async move {
+            (s.transport().cookie("myName") == Some("Jeff"))
+                .then(|| Authenticated::anonymous().authid("Jeff"))
+        });
+    app.set_origin_policy(OriginPolicy::new().allow_origin("https://app.example"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(listener::serve(app.clone(), listener, ServeOptions::new()));
+
+    // Joins the cookie realm with the cookie and `origin` (if any); the
+    // first message back.
+    let join = |origin: Option<String>| async move {
+        let mut request = format!("ws://{addr}/ws")
+            .into_client_request()
+            .expect("a request");
+        let headers = request.headers_mut();
+        headers.insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("wamp.2.json"),
+        );
+        headers.insert("Cookie", HeaderValue::from_static("myName=Jeff"));
+        if let Some(origin) = origin {
+            headers.insert("Origin", origin.parse().expect("a header"));
+        }
+        let (ws, _) = tokio_tungstenite::client_async(request, connect(addr).await)
+            .await
+            .expect("the handshake");
+        let mut client = WsClient { ws };
+        client
+            .send(json!([1, "cookies", {"roles": {"caller": {}}}]))
+            .await;
+        client.recv().await.expect("an answer")
+    };
+    // No Origin (a program), the server's own origin, an allowed one: in.
+    for origin in [
+        None,
+        Some(format!("http://{addr}")),
+        Some("https://app.example".to_owned()),
+    ] {
+        let answer = join(origin.clone()).await;
+        assert!(
+            matches!(answer, Message::Welcome(_)),
+            "{origin:?}: {answer:?}"
+        );
+    }
+    // Another page's: its cookies do not count.
+    let answer = join(Some("https://evil.example".to_owned())).await;
+    let Message::Abort(abort) = answer else {
+        panic!("expected ABORT, got {answer:?}")
+    };
+    assert_eq!(abort.reason, "wamp.error.authentication_failed");
+
+    // Refused outright when the policy says so.
+    app.set_origin_policy(OriginPolicy::new().refuse_cross_origin(true));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let strict = listener.local_addr().expect("local address");
+    tokio::spawn(listener::serve(app, listener, ServeOptions::new()));
+    assert_eq!(
+        upgrade_status(strict, "Origin: https://evil.example\r\n").await,
+        403
+    );
+    assert_eq!(
+        upgrade_status(strict, &format!("Origin: http://{strict}\r\n")).await,
+        101
+    );
+}

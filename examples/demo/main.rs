@@ -21,6 +21,7 @@ use serverwamp::rpc::{
     Args, Kwargs, Params, Progressive, ProgressiveItem, Request, RpcResult, RpcRouteSet, State,
     WampError,
 };
+use serverwamp::transport::listener::{ServeOptions, Server};
 use serverwamp::{Application, Session};
 
 /// Command line of the demo.
@@ -424,13 +425,13 @@ async fn main() -> std::io::Result<()> {
     let options = Options::parse();
     let app = application(options.no_default_realm);
 
-    // Served with `into_make_service_with_connect_info` below, axum keeps
-    // the peer's address as `ConnectInfo`; sessions see it in their
-    // transport info.
+    // WebSocket at /ws, RawSocket and plain HTTP on one port, with every
+    // deadline a server on the open internet needs (first byte, request
+    // headers, HELLO); HTTP requests for other paths go to an axum router.
     let router = Router::new()
         .route("/", get(page))
-        .route_service("/ws", app.websocket_service())
         .route("/health", get(|| async { "ok" }));
+    let server = Server::new(app.clone(), ServeOptions::new().fallback(router));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let rawsocket = match options.rawsocket {
@@ -465,18 +466,14 @@ async fn main() -> std::io::Result<()> {
         .abort_handle()
     });
 
-    let closing = app.clone();
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        if let Some(rawsocket) = rawsocket {
-            rawsocket.abort();
-        }
-        tracing::info!("shutting down: closing every session");
-        closing.close_sessions(Duration::from_secs(3)).await;
-    })
-    .await
+    tokio::select! {
+        served = server.serve(listener) => served?,
+        () = shutdown_signal() => {}
+    }
+    if let Some(rawsocket) = rawsocket {
+        rawsocket.abort();
+    }
+    tracing::info!("shutting down: closing every session");
+    app.close_sessions(Duration::from_secs(3)).await;
+    Ok(())
 }

@@ -79,7 +79,20 @@ pub(crate) async fn authenticate(
             ("anonymous", "static"),
         ));
     }
-    for authenticator in &auth.transport {
+    // Ambient credentials (cookies, headers) of a page of another origin
+    // are the browser's, not the page's: cross-site WebSocket hijacking.
+    let transport = if session.transport.is_cross_origin() {
+        if !auth.transport.is_empty() {
+            tracing::debug!(
+                origin = session.transport.origin(),
+                "cross-origin upgrade: transport authenticators skipped"
+            );
+        }
+        &[][..]
+    } else {
+        &auth.transport[..]
+    };
+    for authenticator in transport {
         if let Some(authenticated) = authenticator(session.clone()).await {
             return Ok(AuthOutcome::decide(
                 authenticated,

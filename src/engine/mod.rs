@@ -3,6 +3,7 @@
 //! what is known of it; every transport calls it, and none knows more of
 //! the engine than that.
 
+mod admission;
 mod calls;
 mod connection;
 mod stats;
@@ -33,6 +34,7 @@ pub struct Engine {
     pub(crate) registry: Arc<Registry>,
     pub(crate) brokers: Arc<Brokers<Session>>,
     pub(crate) stats: Arc<Counters>,
+    pub(crate) admissions: Arc<admission::Admissions>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -44,6 +46,11 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Who may open WebSocket sessions with ambient credentials.
+    pub(crate) fn origin_policy(&self) -> &crate::link::OriginPolicy {
+        &self.config.origin_policy
+    }
+
     /// Serves WAMP on one established connection until either side closes
     /// it: frames come from `reader` in `codec`, everything for the client
     /// leaves through `writer`.

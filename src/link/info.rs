@@ -51,6 +51,9 @@ pub struct TransportInfo {
     pub(crate) peer_certificate: Option<bytes::Bytes>,
     /// Whether the connection is encrypted with TLS.
     pub(crate) secure: bool,
+    /// Whether a web page of another origin opened it (see
+    /// [`OriginPolicy`](crate::transport::OriginPolicy)).
+    pub(crate) cross_origin: bool,
 }
 
 impl TransportInfo {
@@ -65,6 +68,7 @@ impl TransportInfo {
             cookies: HashMap::new(),
             peer_certificate: None,
             secure: false,
+            cross_origin: false,
         }
     }
 
@@ -86,6 +90,20 @@ impl TransportInfo {
     /// Whether the connection is encrypted with TLS.
     pub fn is_secure(&self) -> bool {
         self.secure
+    }
+
+    /// Whether a web page of another origin than the server's (and not on
+    /// the allow-list of the [`OriginPolicy`](crate::transport::OriginPolicy))
+    /// opened the connection. Transport authenticators do not run for such
+    /// sessions: their cookies are the browser's, not the page's.
+    pub fn is_cross_origin(&self) -> bool {
+        self.cross_origin
+    }
+
+    /// The `Origin` header of the WebSocket upgrade: the web page that
+    /// opened the connection, if a browser did.
+    pub fn origin(&self) -> Option<&str> {
+        self.headers.get(http::header::ORIGIN)?.to_str().ok()
     }
 
     /// The transport kind.

@@ -4,6 +4,7 @@
 //! connection ([`TransportInfo`]).
 
 mod info;
+mod origin;
 
 use std::fmt;
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 pub use info::{PeerAddress, TransportInfo, TransportKind};
+pub use origin::OriginPolicy;
 
 /// Why a transport stopped moving frames. Opaque, so it can grow; ask it
 /// what kind of failure it was.

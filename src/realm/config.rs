@@ -43,6 +43,8 @@ pub(crate) struct AppConfig {
     pub(crate) keepalive: Option<(Duration, Duration)>,
     /// What one client may hold, and the deadlines it must meet.
     pub(crate) limits: super::Limits,
+    /// Which web pages may open sessions with the browser's cookies.
+    pub(crate) origin_policy: crate::link::OriginPolicy,
 }
 
 impl Default for AppConfig {
@@ -65,6 +67,7 @@ impl Default for AppConfig {
             auth_timeout: Duration::from_secs(10),
             keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
             limits: super::Limits::default(),
+            origin_policy: crate::link::OriginPolicy::default(),
         }
     }
 }

@@ -128,6 +128,7 @@ pub struct ServeOptions {
     rawsocket: RawSocketSettings,
     websocket: WebSocketSettings,
     first_byte_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -140,6 +141,7 @@ impl Default for ServeOptions {
             rawsocket: RawSocketSettings::default(),
             websocket: WebSocketSettings::default(),
             first_byte_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -155,6 +157,7 @@ impl fmt::Debug for ServeOptions {
             .field("rawsocket", &self.rawsocket)
             .field("websocket", &self.websocket)
             .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -270,6 +273,17 @@ impl ServeOptions {
         self.first_byte_timeout = timeout;
         self
     }
+
+    /// How long an HTTP/1 client has to send the headers of each request
+    /// (default 10 s): a client that sends half a request and stops
+    /// (slowloris) is closed then. The WebSocket upgrade is such a request;
+    /// once it is done the application's HELLO deadline
+    /// ([`Limits::hello_timeout`](crate::Limits::hello_timeout)) takes over.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
 }
 
 /// Serves an [`Application`](crate::Application) over RawSocket, WebSocket and plain HTTP on
@@ -327,8 +341,10 @@ impl Server {
         let engine: Engine = app.into();
         let mut http = auto::Builder::new(TokioExecutor::new());
         // With a timer, hyper closes HTTP/1 connections that take too long
-        // to send a request's headers (30 s).
-        http.http1().timer(TokioTimer::new());
+        // to send a request's headers.
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout);
         http.http2().timer(TokioTimer::new());
         Server {
             inner: Arc::new(Inner {

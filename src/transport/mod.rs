@@ -16,4 +16,4 @@ pub mod websocket;
 
 pub use self::accept::Listener;
 pub(crate) use self::accept::accept_loop;
-pub use crate::link::{PeerAddress, TransportInfo, TransportKind};
+pub use crate::link::{OriginPolicy, PeerAddress, TransportInfo, TransportKind};

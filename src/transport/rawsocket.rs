@@ -352,7 +352,14 @@ impl RawSocketServer {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
+        // This server's own limit, then the application's (its
+        // `Limits::max_sessions` and `max_sessions_per_peer`): a client over
+        // either gets error 4, maximum connection count reached.
         let permit = Arc::clone(&self.connections).try_acquire_owned().ok();
+        let admission = permit
+            .as_ref()
+            .and_then(|_| self.engine.admit(info.peer_address()));
+        let permit = permit.filter(|_| admission.is_some());
         let timeout = match permit {
             Some(_) => self.settings.handshake_timeout,
             None => self
@@ -393,7 +400,7 @@ impl RawSocketServer {
         );
         let codec = Codec::new(accepted.serialization);
         self.engine.serve(info, codec, reader, writer).await;
-        drop(permit);
+        drop((permit, admission));
         Ok(())
     }
 

@@ -293,6 +293,34 @@ impl WebSocketService {
             }
         };
 
+        let peer = peer_address(self.peer_address, &request);
+        let policy = self.engine.origin_policy();
+        let header = |name| request.headers.get(name).and_then(|v| v.to_str().ok());
+        let secure = request.extensions.get::<TlsConnection>().is_some();
+        let cross_origin = policy.is_cross_origin(
+            header(http::header::ORIGIN),
+            header(http::header::HOST),
+            secure,
+        );
+        if cross_origin && policy.refuses_cross_origin() {
+            tracing::debug!(
+                origin = header(http::header::ORIGIN),
+                "refused a cross-origin upgrade"
+            );
+            return text_response(
+                StatusCode::FORBIDDEN,
+                "WebSocket upgrades from this origin are not accepted.\n",
+            );
+        }
+        // Limits apply before the upgrade: a refused client gets a plain
+        // HTTP answer it can understand.
+        let Some(admission) = self.engine.admit(&peer) else {
+            return text_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server holds as many WAMP connections as it may; try again later.\n",
+            );
+        };
+
         let Some(response) = switching_protocols(&request, codec) else {
             // check_handshake made sure the key is there.
             return text_response(StatusCode::INTERNAL_SERVER_ERROR, "handshake failed\n");
@@ -309,8 +337,8 @@ impl WebSocketService {
             );
         };
 
-        let peer = peer_address(self.peer_address, &request);
-        let info = transport_info(&request, peer);
+        let mut info = transport_info(&request, peer);
+        info.cross_origin = cross_origin;
         let engine = self.engine.clone();
         let config = self.settings.to_config();
         tokio::spawn(async move {
@@ -331,6 +359,7 @@ impl WebSocketService {
             )
             .await;
             engine.serve(info, codec, reader, writer).await;
+            drop(admission);
         });
 
         response

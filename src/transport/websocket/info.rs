@@ -86,6 +86,7 @@ pub(super) fn transport_info(request: &http::request::Parts, peer: PeerAddress) 
             .get::<TlsConnection>()
             .and_then(|tls| tls.peer_certificate.clone()),
         secure: request.extensions.get::<TlsConnection>().is_some(),
+        cross_origin: false,
     }
 }
 
