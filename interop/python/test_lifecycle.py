@@ -89,3 +89,63 @@ def test_sigterm_sends_system_shutdown(fresh_demo, serializer):
 
     code = run(test)
     assert code == 0, f"demo exited {code} after SIGTERM\n{fresh_demo.log_text()}"
+
+
+# ------------------------------------------------------------ deadlines
+
+# The demo's defaults: 10 s for the first byte, for a request's headers and
+# for the HELLO after the upgrade.
+DEADLINE = 10.0
+
+
+async def closed_after(reader: asyncio.StreamReader) -> float:
+    """Seconds until the server closes the connection (EOF or reset)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        while await reader.read(4096):
+            pass
+    except ConnectionError:
+        pass
+    return loop.time() - started
+
+
+def test_silent_half_and_hello_less_connections_are_closed(demo):
+    """A TCP connection that sends nothing, one that sends half an HTTP
+    request, and an upgraded WebSocket that never says HELLO are each closed
+    at their deadline, while a normal session is served all along."""
+
+    async def test():
+        async def silent():
+            reader, writer = await asyncio.open_connection(demo.host, demo.port)
+            return await closed_after(reader)
+
+        async def half_request():
+            reader, writer = await asyncio.open_connection(demo.host, demo.port)
+            writer.write(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+            return await closed_after(reader)
+
+        async def no_hello():
+            reader, writer = await asyncio.open_connection(demo.host, demo.port)
+            writer.write(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n"
+            )
+            await writer.drain()
+            status = await reader.readline()
+            assert status.startswith(b"HTTP/1.1 101"), status
+            return await closed_after(reader)
+
+        waiting = asyncio.gather(silent(), half_request(), no_hello())
+        s = await join(demo.url, "json")
+        while not waiting.done():
+            assert await s.call("math.add", 1, 2) == 3
+            await asyncio.sleep(1)
+        for took in await waiting:
+            assert DEADLINE - 1 <= took <= DEADLINE + 3, took
+        assert await s.call("math.add", 2, 2) == 4
+        await s.close()
+
+    run(test, timeout=30)
