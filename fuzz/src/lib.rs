@@ -9,8 +9,10 @@
 //! gives back an equal message. A violation panics with the message and the
 //! bytes involved, which libFuzzer reports as a crash.
 
+pub mod rawsocket;
 pub mod session;
 
+pub use rawsocket::check_rawsocket;
 pub use session::check_session;
 
 use serverwamp_protocol::codec::batched::{

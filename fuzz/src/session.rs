@@ -79,12 +79,12 @@ fn app() -> Application {
     app
 }
 
-static APP: LazyLock<Application> = LazyLock::new(app);
+pub(crate) static APP: LazyLock<Application> = LazyLock::new(app);
 
 thread_local! {
     /// One runtime for every run: making one per input would cost more
     /// than most runs. Its clock is paused, so deadlines pass at once.
-    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+    pub(crate) static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
