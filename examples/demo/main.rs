@@ -394,6 +394,24 @@ async fn page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("page.html"))
 }
 
+/// `GET /stats` (beyond the contract): open sessions, live tokio tasks and
+/// what the connections ran into, as JSON, for the soak scripts.
+async fn http_stats(app: Application) -> axum::response::Response {
+    let hit = app.stats();
+    let body = serde_json::json!({
+        "sessions": app.session_count(),
+        "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+        "hello_timeouts": hit.hello_timeouts,
+        "idle_timeouts": hit.idle_timeouts,
+        "keepalive_timeouts": hit.keepalive_timeouts,
+        "refused": hit.refused,
+    });
+    axum::response::IntoResponse::into_response((
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    ))
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -428,9 +446,11 @@ async fn main() -> std::io::Result<()> {
     // WebSocket at /ws, RawSocket and plain HTTP on one port, with every
     // deadline a server on the open internet needs (first byte, request
     // headers, HELLO); HTTP requests for other paths go to an axum router.
+    let stats_app = app.clone();
     let router = Router::new()
         .route("/", get(page))
-        .route("/health", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }))
+        .route("/stats", get(move || http_stats(stats_app.clone())));
     let server = Server::new(app.clone(), ServeOptions::new().fallback(router));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
