@@ -343,6 +343,24 @@ def test_cookie_among_others(demo_url, serializer):
     run(test)
 
 
+def test_cookie_from_another_origin_is_not_trusted(demo, serializer):
+    """Cross-site WebSocket hijacking: a page of another origin opens the
+    socket and the browser adds the cookie; the demo does not trust it. The
+    demo's own origin (and a program sending no Origin) are trusted."""
+
+    async def test():
+        cookie = {"Cookie": "myName=Jeff"}
+        own = {**cookie, "Origin": f"http://{demo.host}:{demo.port}"}
+        s = await join(demo.url, serializer, "cookies", headers=own)
+        assert (await whoami(s))["identity"] == {"name": "Jeff"}
+        await s.close()
+        evil = {**cookie, "Origin": "https://evil.example"}
+        reason = await refused(demo.url, serializer, "cookies", headers=evil)
+        assert reason == "wamp.error.authentication_failed"
+
+    run(test)
+
+
 @pytest.mark.parametrize(
     "headers",
     [None, {"Cookie": "myName=Bob"}, {"Cookie": "yourName=Jeff"}],
