@@ -170,7 +170,7 @@ impl Connection {
                     PhaseEvent::Control(control) => self.control(control),
                     PhaseEvent::Authenticated(outcome) => Box::pin(self.on_authenticated(*outcome)).await,
                 },
-                () = sleep_until(deadline) => self.on_deadline().await,
+                () = sleep_until(deadline) => Box::pin(self.on_deadline()).await,
                 timeout = next_keepalive(&mut keepalive) => self.on_keepalive(reader, timeout),
             };
             if flow == Flow::Stop {
@@ -601,6 +601,7 @@ mod tests {
         );
         let size = std::mem::size_of_val(&future);
         eprintln!("connection future: {size} bytes");
-        assert!(size < 100_000, "{size}");
+        // 2,256 bytes when written; an idle session's memory follows it.
+        assert!(size < 3_000, "{size}");
     }
 }

@@ -54,13 +54,17 @@ impl Engine {
     /// Serves WAMP on one established connection until either side closes
     /// it: frames come from `reader` in `codec`, everything for the client
     /// leaves through `writer`.
-    pub(crate) async fn serve<R: FrameReader, W: FrameWriter>(
+    ///
+    /// Not an `async fn`: a wrapper future would keep a second copy of its
+    /// arguments (the transport's reader and writer among them) in every
+    /// idle connection.
+    pub(crate) fn serve<R: FrameReader, W: FrameWriter>(
         &self,
         transport: TransportInfo,
         codec: Codec,
         reader: R,
         writer: W,
-    ) {
-        connection::run(self.clone(), transport, codec, reader, writer).await;
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        connection::run(self.clone(), transport, codec, reader, writer)
     }
 }

@@ -42,23 +42,20 @@ pub(crate) async fn run_writer<W: FrameWriter>(
                 continue;
             }
         };
-        let write = async {
-            match first {
-                Outgoing::Ping => writer.ping().await,
-                Outgoing::Record(record) => {
-                    write_queued(record, &mut rx, &mut writer, &queue, batched).await
+        let written = match draining {
+            None => write_item(first, &mut rx, &mut writer, &queue, batched).await,
+            // Boxed: every idle connection keeps this future, and the timer
+            // of the rare drain would make it larger.
+            Some(deadline) => {
+                let write = write_item(first, &mut rx, &mut writer, &queue, batched);
+                match Box::pin(tokio::time::timeout_at(deadline, write)).await {
+                    Ok(written) => written,
+                    Err(_) => {
+                        tracing::debug!("the client read nothing while its session closed");
+                        break;
+                    }
                 }
             }
-        };
-        let written = match draining {
-            None => write.await,
-            Some(deadline) => match tokio::time::timeout_at(deadline, write).await {
-                Ok(written) => written,
-                Err(_) => {
-                    tracing::debug!("the client read nothing while its session closed");
-                    break;
-                }
-            },
         };
         if written.is_err() {
             break;
@@ -67,8 +64,22 @@ pub(crate) async fn run_writer<W: FrameWriter>(
     // Senders still waiting for room learn that the session is gone.
     queue.room.close();
     if draining.is_none_or(|deadline| tokio::time::Instant::now() < deadline) {
-        let close = writer.close();
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, close).await;
+        let _ = Box::pin(tokio::time::timeout(DRAIN_TIMEOUT, writer.close())).await;
+    }
+}
+
+/// Sends one item taken from the queue (and, for a record, those queued
+/// behind it).
+async fn write_item<W: FrameWriter>(
+    item: Outgoing,
+    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+    writer: &mut W,
+    queue: &Queue,
+    batched: bool,
+) -> Result<(), TransportError> {
+    match item {
+        Outgoing::Ping => writer.ping().await,
+        Outgoing::Record(record) => write_queued(record, rx, writer, queue, batched).await,
     }
 }
 
