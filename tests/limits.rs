@@ -8,15 +8,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use serverwamp::pubsub::TopicRouteSet;
 use serverwamp::rpc::RpcRouteSet;
-use serverwamp::transport::websocket::ConnectionAddr;
 use serverwamp::{Application, Limits};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -25,30 +21,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Serves `app` over WebSocket with plain hyper on a free port.
 async fn serve(app: &Application) -> SocketAddr {
-    let service = app.websocket_service();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = listener.accept().await.expect("accept");
-            let service = tower::util::MapRequest::new(
-                service.clone(),
-                move |mut request: http::Request<_>| {
-                    request.extensions_mut().insert(ConnectionAddr(peer));
-                    request
-                },
-            );
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        TowerToHyperService::new(service),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
+    support::serve_with_hyper(app.websocket_service()).await
 }
 
 async fn connect(addr: SocketAddr) -> Ws {

@@ -1,6 +1,8 @@
 //! The WebSocket service over real sockets on 127.0.0.1: served by axum
 //! beside an ordinary route, and by plain hyper.
 
+mod support;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -9,11 +11,8 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
 use http::header::SEC_WEBSOCKET_PROTOCOL;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use serverwamp::Application;
-use serverwamp::transport::websocket::{ConnectionAddr, WebSocketService, WebSocketSettings};
+use serverwamp::transport::websocket::{WebSocketService, WebSocketSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -49,30 +48,7 @@ async fn axum_server(settings: WebSocketSettings) -> SocketAddr {
 
 /// Serves the WebSocket service on every path with plain hyper.
 async fn hyper_server() -> SocketAddr {
-    let service = WebSocketService::new(Application::new());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = listener.accept().await.expect("accept");
-            let service = tower::util::MapRequest::new(
-                service.clone(),
-                move |mut request: http::Request<_>| {
-                    request.extensions_mut().insert(ConnectionAddr(peer));
-                    request
-                },
-            );
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        TowerToHyperService::new(service),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
+    support::serve_with_hyper(WebSocketService::new(Application::new())).await
 }
 
 /// Opens a WebSocket offering `protocols`; returns the client and the

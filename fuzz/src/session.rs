@@ -21,16 +21,6 @@ use serverwamp::protocol::{Codec, Dict, Value};
 use serverwamp::pubsub::TopicRouteSet;
 use serverwamp::rpc::{Args, Kwargs, Progressive, ProgressiveItem, RpcResult, RpcRouteSet};
 
-/// The subprotocols a connection may speak.
-const SUBPROTOCOLS: [&str; 6] = [
-    "wamp.2.json",
-    "wamp.2.msgpack",
-    "wamp.2.cbor",
-    "wamp.2.json.batched",
-    "wamp.2.msgpack.batched",
-    "wamp.2.cbor.batched",
-];
-
 const REALMS: [&str; 4] = ["realm1", "tickets", "open", "bad realm"];
 const PROCEDURES: [&str; 6] = ["echo", "slow", "boom", "countdown", "nope", "a..b"];
 const TOPICS: [&str; 5] = ["news", "news.sport", "private.x", "other", "a b"];
@@ -226,7 +216,7 @@ fn step(input: &mut Bytes<'_>) -> Option<Step> {
 /// WAMP message in the connection's codec.
 pub fn check_session(data: &[u8]) {
     let mut input = Bytes(data);
-    let Some(subprotocol) = input.pick(&SUBPROTOCOLS) else {
+    let Some(subprotocol) = input.pick(&Codec::SUBPROTOCOLS) else {
         return;
     };
     let codec = Codec::from_subprotocol(subprotocol).expect("a WAMP subprotocol");

@@ -256,3 +256,38 @@ impl Client {
             .expect("a session ID")
     }
 }
+
+/// Serves `service` on every path of a free 127.0.0.1 port with plain hyper,
+/// telling it each connection's peer address.
+pub async fn serve_with_hyper(
+    service: serverwamp::transport::websocket::WebSocketService,
+) -> std::net::SocketAddr {
+    use serverwamp::transport::websocket::ConnectionAddr;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = listener.accept().await.expect("accept");
+            let service = tower::util::MapRequest::new(
+                service.clone(),
+                move |mut request: http::Request<_>| {
+                    request.extensions_mut().insert(ConnectionAddr(peer));
+                    request
+                },
+            );
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .await;
+            });
+        }
+    });
+    addr
+}
