@@ -194,8 +194,19 @@ impl Application {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish(Publication::new(topic, payload)),
-            None => PublishReport::nobody(),
+            None => self.relay_only(realm, &Publication::new(topic, payload), false),
         }
+    }
+
+    /// Hands a publication of a realm with no session on this node to the
+    /// other nodes of the cluster, if there are any.
+    fn relay_only(&self, realm: &str, publication: &Publication<'_>, wait: bool) -> PublishReport {
+        let report = PublishReport::nobody();
+        if let Some(relay) = &self.engine.config.relay {
+            relay.start();
+            relay.forward(realm, publication, report.publication, wait);
+        }
+        report
     }
 
     /// Publishes an event to every subscriber of `topic` in `realm`,
@@ -211,8 +222,75 @@ impl Application {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish_wait(Publication::new(topic, payload)).await,
-            None => PublishReport::nobody(),
+            None => self.relay_only(realm, &Publication::new(topic, payload), true),
         }
+    }
+
+    /// Makes this application one node of a cluster: publications to its
+    /// realms reach the subscribers of every node that shares `backplane`,
+    /// and theirs reach this node's (see [`backplane`](crate::backplane)
+    /// for what crosses and how).
+    ///
+    /// Call it inside a tokio runtime (connecting a backplane needs one
+    /// anyway); otherwise the node joins when it serves its first
+    /// connection.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # async fn node() -> Result<(), serverwamp::backplane::BackplaneError> {
+    /// use serverwamp::Application;
+    /// use serverwamp::backplane::RedisBackplane;
+    ///
+    /// let mut app = Application::new();
+    /// app.set_backplane(RedisBackplane::connect("redis://127.0.0.1:6379").await?);
+    /// // Reaches the subscribers of `hourly_updates` on every node.
+    /// app.publish("realm1", "hourly_updates", vec!["tea time".into()], Default::default());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_backplane(&mut self, backplane: impl crate::backplane::Backplane) -> &mut Self {
+        self.join(Arc::new(backplane));
+        self
+    }
+
+    /// Sets the first token of every backplane subject (default
+    /// `serverwamp`): clusters that share one NATS or Redis server each
+    /// need their own. Every byte outside ASCII letters, digits, `_` and
+    /// `-` is escaped, as in realm names.
+    pub fn set_backplane_prefix(&mut self, prefix: &str) -> &mut Self {
+        self.config_mut().backplane_prefix = crate::backplane::subject::token(prefix);
+        if let Some(relay) = self.engine.config.relay.clone() {
+            self.join(relay.backplane());
+        }
+        self
+    }
+
+    fn join(&mut self, backplane: Arc<dyn crate::backplane::Backplane>) {
+        let registry = Arc::downgrade(&self.engine.registry);
+        let counts: crate::broker::relay::LocalCounts = Arc::new(move || {
+            registry
+                .upgrade()
+                .map(|r| r.count_by_realm())
+                .unwrap_or_default()
+        });
+        let prefix = self.engine.config.backplane_prefix.clone();
+        self.config_mut().relay = Some(crate::broker::Relay::new(backplane, &prefix, counts));
+    }
+
+    /// The open sessions of `realm` in the whole cluster: this node's, and
+    /// those every other node announced within the last 3 seconds (nodes
+    /// announce once a second, so the count is eventually consistent). On
+    /// a node without a backplane, this node's alone.
+    pub fn cluster_session_count(&self, realm: &str) -> usize {
+        match &self.engine.config.relay {
+            Some(relay) => relay.session_count(realm),
+            None => self.engine.registry.count_by_realm().get(realm).copied().unwrap_or(0),
+        }
+    }
+
+    /// How many nodes the cluster has: this one and every other heard from
+    /// within the last 3 seconds (1 without a backplane).
+    pub fn cluster_node_count(&self) -> usize {
+        self.engine.config.relay.as_ref().map_or(1, |r| r.node_count())
     }
 
     /// The realm named `name`, created on first use. A realm that is not

@@ -2,6 +2,7 @@
 
 mod application;
 pub mod auth;
+pub mod backplane;
 mod broker;
 mod engine;
 pub mod handler;

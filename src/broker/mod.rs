@@ -5,6 +5,9 @@
 //! to do when they fall behind. Sessions are one kind of subscriber; the
 //! broker does not know what else they are.
 
+mod envelope;
+pub(crate) mod relay;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -16,6 +19,7 @@ use serverwamp_protocol::message::{Event, EventDetails, Message, Payload, Publis
 use serverwamp_protocol::{Codec, Id, MatchPolicy};
 
 use crate::outbound::{Outbound, SendError};
+pub(crate) use relay::Relay;
 
 /// What the broker needs of a subscriber.
 pub(crate) trait Subscriber: Clone + Send + Sync + 'static {
@@ -43,6 +47,9 @@ pub(crate) struct Broker<S> {
     state: RwLock<State<S>>,
     ids: RouterScopeIds,
     slow: SlowSubscribers,
+    realm: Arc<str>,
+    /// The backplane link of a node in a cluster.
+    relay: Option<Arc<Relay>>,
 }
 
 /// What a realm does with subscribers whose outbound queue is full.
@@ -69,8 +76,14 @@ pub(crate) struct Publication<'a> {
     pub(crate) details: EventDetails,
     /// Which subscribers a client's publication reaches (all without one).
     pub(crate) audience: Option<&'a Audience<'a>>,
-    /// Only this session, if set.
+    /// Only this session, if set (never relayed to other nodes).
     pub(crate) only: Option<Id>,
+    /// The publication ID, if given (another node's publication).
+    pub(crate) id: Option<Id>,
+    /// Only this subscription, if set.
+    pub(crate) within: Option<Id>,
+    /// Whether it came from another node, and so goes to no other.
+    pub(crate) relayed: bool,
 }
 
 impl<'a> Publication<'a> {
@@ -82,6 +95,9 @@ impl<'a> Publication<'a> {
             details: EventDetails::default(),
             audience: None,
             only: None,
+            id: None,
+            within: None,
+            relayed: false,
         }
     }
 }
@@ -106,6 +122,8 @@ struct Subscription<S> {
     topic: Arc<str>,
     policy: MatchPolicy,
     subscribers: HashMap<Id, Subscribed<S>>,
+    /// Its listening on the backplane, in a cluster.
+    watch: Option<relay::Watch>,
 }
 
 /// One subscriber of a subscription.
@@ -164,11 +182,13 @@ impl Encodings<'_> {
 }
 
 impl<S: Subscriber> Broker<S> {
-    pub(crate) fn new(slow: SlowSubscribers) -> Self {
+    pub(crate) fn new(slow: SlowSubscribers, realm: &str, relay: Option<Arc<Relay>>) -> Self {
         Broker {
             state: RwLock::default(),
             ids: RouterScopeIds::new(),
             slow,
+            realm: Arc::from(realm),
+            relay,
         }
     }
 
@@ -187,7 +207,12 @@ impl<S: Subscriber> Broker<S> {
     /// Adds `session` to the subscription of `topic` with `policy` (made on
     /// first use), held until [`Broker::activate`]. Returns the
     /// subscription ID and whether the session was newly added.
-    pub(crate) fn subscribe(&self, session: &S, topic: &str, policy: MatchPolicy) -> (Id, bool) {
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        session: &S,
+        topic: &str,
+        policy: MatchPolicy,
+    ) -> (Id, bool) {
         let mut state = self.write();
         let existing = match policy {
             MatchPolicy::Exact => state.exact.get(topic).copied(),
@@ -198,6 +223,9 @@ impl<S: Subscriber> Broker<S> {
             None => {
                 let id = self.ids.next();
                 let topic: Arc<str> = Arc::from(topic);
+                let watch = self.relay.as_ref().and_then(|relay| {
+                    relay.watch(Arc::downgrade(self), &self.realm, &topic, policy, id)
+                });
                 match policy {
                     MatchPolicy::Exact => state.exact.insert(topic.clone(), id),
                     other => state.patterns.insert((other, topic.clone()), id),
@@ -208,6 +236,7 @@ impl<S: Subscriber> Broker<S> {
                         topic,
                         policy,
                         subscribers: HashMap::new(),
+                        watch,
                     },
                 );
                 id
@@ -228,6 +257,30 @@ impl<S: Subscriber> Broker<S> {
             },
         );
         (id, true)
+    }
+
+    /// What to wait on before telling a client its new subscription is in
+    /// place: the backplane taking the subscription's interest, when this
+    /// node is in a cluster whose backplane is connected.
+    pub(crate) fn readiness(&self, subscription: Id) -> Option<tokio::sync::watch::Receiver<bool>> {
+        if !self.relay.as_ref().is_some_and(|r| r.is_connected()) {
+            return None;
+        }
+        let state = self.read();
+        let watch = state.subscriptions.get(&subscription)?.watch.as_ref()?;
+        Some(watch.readiness())
+    }
+
+    /// Hands a local publication to the other nodes, and gives it its ID.
+    fn relay(&self, publication: &mut Publication<'_>, wait: bool) -> Id {
+        let id = *publication.id.get_or_insert_with(random_id);
+        if let Some(relay) = &self.relay
+            && !publication.relayed
+            && publication.only.is_none()
+        {
+            relay.forward(&self.realm, publication, id, wait);
+        }
+        id
     }
 
     /// Sends the events held for a new subscriber (SUBSCRIBED is out), then
@@ -273,7 +326,8 @@ impl<S: Subscriber> Broker<S> {
     /// Publishes without waiting: a subscriber whose queue is full loses
     /// the event (counted), and one whose queue has stayed full for the
     /// slow-subscriber timeout meets the realm's policy.
-    pub(crate) fn publish(&self, publication: Publication<'_>) -> PublishReport {
+    pub(crate) fn publish(&self, mut publication: Publication<'_>) -> PublishReport {
+        self.relay(&mut publication, false);
         let (mut report, full) = self.fan_out(publication);
         for (session, _) in full {
             let slow = session
@@ -289,7 +343,8 @@ impl<S: Subscriber> Broker<S> {
     /// Publishes, waiting for room in each full subscriber's queue until it
     /// has been full for the slow-subscriber timeout; a subscriber still
     /// full then meets the realm's policy.
-    pub(crate) async fn publish_wait(&self, publication: Publication<'_>) -> PublishReport {
+    pub(crate) async fn publish_wait(&self, mut publication: Publication<'_>) -> PublishReport {
+        self.relay(&mut publication, true);
         let (mut report, full) = self.fan_out(publication);
         if full.is_empty() {
             return report;
@@ -326,8 +381,11 @@ impl<S: Subscriber> Broker<S> {
             details,
             audience,
             only,
+            id,
+            within,
+            relayed: _,
         } = publication;
-        let publication = random_id();
+        let publication = id.unwrap_or_else(random_id);
         let mut report = PublishReport {
             publication,
             delivered: 0,
@@ -336,21 +394,26 @@ impl<S: Subscriber> Broker<S> {
         let mut full = Vec::new();
         let state = self.read();
         let mut matching: Vec<(Id, &Subscription<S>)> = Vec::new();
-        if let Some((id, sub)) = state
+        if let Some(id) = within {
+            // Another node's publication, for the subscription that listened.
+            matching.extend(state.subscriptions.get_key_value(&id).map(|(id, sub)| (*id, sub)));
+        } else if let Some((id, sub)) = state
             .exact
             .get(topic)
             .and_then(|id| state.subscriptions.get_key_value(id))
         {
             matching.push((*id, sub));
         }
-        matching.extend(
+        if within.is_none() {
+            matching.extend(
             state
                 .patterns
                 .values()
                 .filter_map(|id| state.subscriptions.get_key_value(id))
                 .filter(|(_, sub)| sub.policy.matches(&sub.topic, topic))
                 .map(|(id, sub)| (*id, sub)),
-        );
+            );
+        }
         if matching.is_empty() {
             return (report, full);
         }
@@ -467,12 +530,17 @@ impl<S: Subscriber> Brokers<S> {
     }
 
     /// The realm's broker, made if no session of the realm is open.
-    pub(crate) fn get_or_create(&self, realm: &str, slow: SlowSubscribers) -> Arc<Broker<S>> {
+    pub(crate) fn get_or_create(
+        &self,
+        realm: &str,
+        slow: SlowSubscribers,
+        relay: Option<&Arc<Relay>>,
+    ) -> Arc<Broker<S>> {
         let mut map = self.lock();
         if let Some(broker) = map.get(realm).and_then(Weak::upgrade) {
             return broker;
         }
-        let broker = Arc::new(Broker::new(slow));
+        let broker = Arc::new(Broker::new(slow, realm, relay.cloned()));
         map.insert(realm.to_owned(), Arc::downgrade(&broker));
         if map.len() > 64 && map.len().is_power_of_two() {
             map.retain(|_, b| b.strong_count() > 0);

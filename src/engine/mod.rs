@@ -65,6 +65,9 @@ impl Engine {
         reader: R,
         writer: W,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        if let Some(relay) = &self.config.relay {
+            relay.start();
+        }
         connection::run(self.clone(), transport, codec, reader, writer)
     }
 }

@@ -45,6 +45,10 @@ pub(crate) struct AppConfig {
     pub(crate) limits: super::Limits,
     /// Which web pages may open sessions with the browser's cookies.
     pub(crate) origin_policy: crate::link::OriginPolicy,
+    /// The backplane link of a node in a cluster.
+    pub(crate) relay: Option<Arc<crate::broker::Relay>>,
+    /// The subject prefix on the backplane.
+    pub(crate) backplane_prefix: String,
 }
 
 impl Default for AppConfig {
@@ -68,6 +72,8 @@ impl Default for AppConfig {
             keepalive: Some((Duration::from_secs(30), Duration::from_secs(75))),
             limits: super::Limits::default(),
             origin_policy: crate::link::OriginPolicy::default(),
+            relay: None,
+            backplane_prefix: crate::backplane::subject::DEFAULT_PREFIX.to_owned(),
         }
     }
 }

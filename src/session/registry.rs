@@ -52,6 +52,15 @@ impl Registry {
         self.lock().get(&id).cloned()
     }
 
+    /// Open sessions per realm.
+    pub(crate) fn count_by_realm(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for session in self.lock().values() {
+            *counts.entry(session.realm().to_owned()).or_default() += 1;
+        }
+        counts
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }

@@ -259,7 +259,7 @@ macro_rules! wamp_options {
         impl $name {
             /// Reads the dictionary `element` of a `message`, checking the
             /// type of every defined key.
-            pub(crate) fn from_dict(
+            pub fn from_dict(
                 dict: Dict,
                 message: MessageType,
                 element: &'static str,

@@ -219,7 +219,11 @@ impl Connection {
         let broker = self
             .engine
             .brokers
-            .get_or_create(realm.name(), self.config.slow_subscribers);
+            .get_or_create(
+                realm.name(),
+                self.config.slow_subscribers,
+                self.config.relay.as_ref(),
+            );
         let authextra = outcome.authenticated.authextra;
         let session = Session::new(
             SessionParts {

@@ -109,6 +109,11 @@ impl Connection {
                 }
             }
         }
+        // In a cluster, the other nodes' publications reach the
+        // subscription once the backplane has taken its interest.
+        if let Some(readiness) = broker.readiness(subscription) {
+            crate::broker::relay::Watch::ready(readiness).await;
+        }
         self.send_subscribed(request, subscription).await;
         broker.activate(subscription, session.id());
         if let Phase::Open(open) | Phase::Closing(open, _) = &mut self.phase {
@@ -210,6 +215,9 @@ impl Connection {
                 details,
                 audience: Some(&audience),
                 only: None,
+                id: None,
+                within: None,
+                relayed: false,
             });
             Ok(report.publication)
         } else {

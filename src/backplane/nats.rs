@@ -1,0 +1,105 @@
+//! A backplane on NATS (async-nats).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::{Backplane, BackplaneError, BackplaneFuture, Messages};
+
+/// A [`Backplane`] on a NATS server or cluster, through async-nats.
+///
+/// Subjects are NATS subjects as they are; a dropped connection is retried
+/// without end (every few seconds at most) and async-nats restores the
+/// subscriptions when it is back. Disconnections and reconnections are
+/// logged.
+///
+/// ```no_run
+/// # async fn node() -> Result<(), serverwamp::backplane::BackplaneError> {
+/// let backplane = serverwamp::backplane::NatsBackplane::connect("nats://127.0.0.1:4222").await?;
+/// let mut app = serverwamp::Application::new();
+/// app.set_backplane(backplane);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct NatsBackplane {
+    client: async_nats::Client,
+}
+
+impl NatsBackplane {
+    /// Connects to the NATS server at `url` (`nats://host:port`; several
+    /// servers of one cluster separated by commas). Waits for the first
+    /// connection at most 5 seconds.
+    pub async fn connect(url: &str) -> Result<Self, BackplaneError> {
+        let options = async_nats::ConnectOptions::new()
+            .name("serverwamp")
+            .connection_timeout(Duration::from_secs(5))
+            .max_reconnects(None)
+            .reconnect_delay_callback(|attempts| {
+                // 0, 100 ms, 200 ms, ... up to 2 s between attempts.
+                let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+                Duration::from_millis(100)
+                    .saturating_mul(attempts)
+                    .min(Duration::from_secs(2))
+            })
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Disconnected => tracing::warn!(
+                        "the NATS backplane is disconnected: publications reach this node's \
+                         subscribers only until it reconnects"
+                    ),
+                    async_nats::Event::Connected => {
+                        tracing::info!("the NATS backplane is connected");
+                    }
+                    other => tracing::warn!(event = %other, "NATS backplane"),
+                }
+            });
+        let client = options
+            .connect(url)
+            .await
+            .map_err(|e| BackplaneError::new("connect", e))?;
+        Ok(NatsBackplane { client })
+    }
+
+    /// A backplane on a client you connected yourself (credentials, TLS,
+    /// options of your own).
+    pub fn from_client(client: async_nats::Client) -> Self {
+        NatsBackplane { client }
+    }
+}
+
+impl Backplane for NatsBackplane {
+    fn publish(&self, messages: Vec<(String, Bytes)>) -> BackplaneFuture<'_, ()> {
+        Box::pin(async move {
+            for (subject, payload) in messages {
+                self.client
+                    .publish(subject, payload)
+                    .await
+                    .map_err(|e| BackplaneError::new("publish", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, filter: String) -> BackplaneFuture<'_, Messages> {
+        Box::pin(async move {
+            let subscriber = self
+                .client
+                .subscribe(filter)
+                .await
+                .map_err(|e| BackplaneError::new("subscribe", e))?;
+            // The server has the subscription once it answers a PING sent
+            // after it.
+            self.client
+                .flush()
+                .await
+                .map_err(|e| BackplaneError::new("subscribe", e))?;
+            let messages: Messages = Box::pin(subscriber.map(|message| message.payload));
+            Ok(messages)
+        })
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}

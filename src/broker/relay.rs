@@ -1,0 +1,370 @@
+//! The node's side of a backplane: publications out, the subscriptions'
+//! publications in, and who else is there.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serverwamp_protocol::id::random_id;
+use serverwamp_protocol::{Id, MatchPolicy};
+use tokio::sync::{mpsc, watch};
+
+use super::envelope::{self, Outgoing};
+use super::{Audience, Broker, Publication, Subscriber};
+use crate::backplane::{Backplane, subject};
+
+/// How many publications may wait for the backplane before the next stay
+/// on this node.
+const QUEUE: usize = 65_536;
+/// How many waiting publications go to the backplane at once.
+const BATCH: usize = 256;
+/// How often a node announces itself.
+const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a node counts after it was last heard from.
+const PRESENCE_TTL: Duration = Duration::from_secs(3);
+/// How long a SUBSCRIBE waits for the backplane to take a new interest.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait before trying a failed backplane subscription again.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// Open sessions per realm on this node.
+pub(crate) type LocalCounts = Arc<dyn Fn() -> HashMap<String, usize> + Send + Sync>;
+
+/// One node's link to the backplane its cluster shares.
+pub(crate) struct Relay {
+    backplane: Arc<dyn Backplane>,
+    prefix: Arc<str>,
+    /// This node's ID, to know its own publications when they come back.
+    node: Id,
+    /// Publications on their way to the backplane; made with the tasks,
+    /// on first need inside a runtime.
+    outgoing: OnceLock<mpsc::Sender<(String, Bytes)>>,
+    /// Publications that stayed on this node because the queue was full.
+    lost: AtomicU64,
+    local_counts: LocalCounts,
+    /// The other nodes heard from: when, and their sessions per realm.
+    nodes: Mutex<HashMap<u64, (Instant, HashMap<String, usize>)>>,
+}
+
+impl Relay {
+    pub(crate) fn new(
+        backplane: Arc<dyn Backplane>,
+        prefix: &str,
+        local_counts: LocalCounts,
+    ) -> Arc<Self> {
+        let relay = Arc::new(Relay {
+            backplane,
+            prefix: Arc::from(prefix),
+            node: random_id(),
+            outgoing: OnceLock::new(),
+            lost: AtomicU64::new(0),
+            local_counts,
+            nodes: Mutex::default(),
+        });
+        relay.start();
+        relay
+    }
+
+    /// Starts the forwarder and presence tasks, once, if inside a tokio
+    /// runtime; returns the forwarder's queue once started.
+    pub(crate) fn start(self: &Arc<Self>) -> Option<&mpsc::Sender<(String, Bytes)>> {
+        if let Some(sender) = self.outgoing.get() {
+            return Some(sender);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(self.outgoing.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            runtime.spawn(forward(self.backplane.clone(), receiver));
+            runtime.spawn(announce(Arc::downgrade(self)));
+            runtime.spawn(listen_to_nodes(Arc::downgrade(self)));
+            sender
+        }))
+    }
+
+    /// Hands a local publication to the backplane, never waiting.
+    pub(crate) fn forward(&self, realm: &str, publication: &Publication<'_>, id: Id, wait: bool) {
+        let Some(bytes) = envelope::encode(&Outgoing {
+            node: self.node,
+            publication: id,
+            topic: publication.topic,
+            wait,
+            publisher: publication.audience.and_then(|a| a.publisher),
+            details: &publication.details,
+            options: publication.audience.map(|a| a.options),
+            payload: &publication.payload,
+        }) else {
+            return;
+        };
+        let subject = subject::publication(&self.prefix, realm, publication.topic);
+        // `start` is cheap once started; outside a runtime nothing can be sent.
+        let Some(outgoing) = self.outgoing.get() else {
+            self.note_lost("no tokio runtime to run the backplane in");
+            return;
+        };
+        if outgoing.try_send((subject, bytes)).is_err() {
+            self.note_lost("the backplane is not taking publications fast enough");
+        }
+    }
+
+    fn note_lost(&self, why: &str) {
+        let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        if lost.is_power_of_two() {
+            tracing::warn!(
+                lost,
+                why,
+                "publications delivered on this node only: they could not go to the backplane"
+            );
+        }
+    }
+
+    /// Listens on the backplane for the publications that subscription
+    /// `subscription` (to `pattern` with `policy`) of `broker` matches, and
+    /// delivers them to its subscribers. Stops when the returned watch is
+    /// dropped.
+    pub(crate) fn watch<S: Subscriber>(
+        self: &Arc<Self>,
+        broker: Weak<Broker<S>>,
+        realm: &str,
+        pattern: &str,
+        policy: MatchPolicy,
+        subscription: Id,
+    ) -> Option<Watch> {
+        self.start()?;
+        let filters = subject::filters(&self.prefix, realm, pattern, policy);
+        let (ready, ready_rx) = watch::channel(false);
+        let listener = Listener {
+            backplane: self.backplane.clone(),
+            node: self.node.get(),
+            pattern: Arc::from(pattern),
+            policy,
+            subscription,
+            broker,
+        };
+        let task = tokio::spawn(listener.run(filters, ready));
+        Some(Watch {
+            ready: ready_rx,
+            task: task.abort_handle(),
+        })
+    }
+
+    /// The backplane.
+    pub(crate) fn backplane(&self) -> Arc<dyn Backplane> {
+        self.backplane.clone()
+    }
+
+    /// Whether a new subscription should wait for the backplane.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.backplane.is_connected()
+    }
+
+    /// The open sessions of `realm` on this node and on every node heard
+    /// from lately.
+    pub(crate) fn session_count(&self, realm: &str) -> usize {
+        let local = (self.local_counts)().get(realm).copied().unwrap_or(0);
+        let nodes = self.lock_nodes();
+        local
+            + nodes
+                .values()
+                .filter(|(seen, _)| seen.elapsed() < PRESENCE_TTL)
+                .filter_map(|(_, counts)| counts.get(realm))
+                .sum::<usize>()
+    }
+
+    /// How many nodes are in the cluster: this one and those heard from
+    /// lately.
+    pub(crate) fn node_count(&self) -> usize {
+        let nodes = self.lock_nodes();
+        1 + nodes
+            .values()
+            .filter(|(seen, _)| seen.elapsed() < PRESENCE_TTL)
+            .count()
+    }
+
+    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, HashMap<String, usize>)>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A subscription's listening on the backplane; stops when dropped.
+pub(crate) struct Watch {
+    ready: watch::Receiver<bool>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Watch {
+    /// Waits until the backplane has taken the subscription, at most a
+    /// little while.
+    pub(crate) async fn ready(mut ready: watch::Receiver<bool>) {
+        let _ = tokio::time::timeout(READY_TIMEOUT, ready.wait_for(|r| *r)).await;
+    }
+
+    /// What [`Watch::ready`] waits on.
+    pub(crate) fn readiness(&self) -> watch::Receiver<bool> {
+        self.ready.clone()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Takes publications from the queue to the backplane, in order, several
+/// at a time.
+async fn forward(backplane: Arc<dyn Backplane>, mut queue: mpsc::Receiver<(String, Bytes)>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut failures = 0u64;
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let count = batch.len();
+        if let Err(error) = backplane.publish(std::mem::take(&mut batch)).await {
+            failures += 1;
+            if failures.is_power_of_two() {
+                tracing::warn!(%error, count, failures, "publications did not reach the backplane");
+            }
+        }
+    }
+}
+
+/// What a subscription's listener needs.
+struct Listener<S> {
+    backplane: Arc<dyn Backplane>,
+    node: u64,
+    pattern: Arc<str>,
+    policy: MatchPolicy,
+    subscription: Id,
+    broker: Weak<Broker<S>>,
+}
+
+impl<S: Subscriber> Listener<S> {
+    async fn run(self, filters: Vec<String>, ready: watch::Sender<bool>) {
+        let mut streams = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let mut failures = 0u64;
+            loop {
+                match self.backplane.subscribe(filter.clone()).await {
+                    Ok(stream) => break streams.push(stream),
+                    Err(error) => {
+                        failures += 1;
+                        if failures.is_power_of_two() {
+                            tracing::warn!(%error, %filter, "a backplane subscription failed; trying again");
+                        }
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+            }
+        }
+        ready.send_replace(true);
+        let mut messages = futures_util::stream::select_all(streams);
+        while let Some(bytes) = messages.next().await {
+            let Some(incoming) = envelope::decode(&bytes) else {
+                tracing::warn!(bytes = bytes.len(), "a backplane message that is no publication; ignored");
+                continue;
+            };
+            if incoming.node == self.node || !self.policy.matches(&self.pattern, &incoming.topic) {
+                continue;
+            }
+            let Some(broker) = self.broker.upgrade() else {
+                return;
+            };
+            let audience = Audience {
+                publisher: incoming.publisher,
+                options: &incoming.options,
+            };
+            let publication = Publication {
+                topic: &incoming.topic,
+                payload: incoming.payload,
+                details: incoming.details,
+                audience: Some(&audience),
+                only: None,
+                id: Some(incoming.publication),
+                within: Some(self.subscription),
+                relayed: true,
+            };
+            if incoming.wait {
+                broker.publish_wait(publication).await;
+            } else {
+                broker.publish(publication);
+            }
+        }
+    }
+}
+
+/// Announces this node's sessions per realm on the presence subject.
+async fn announce(relay: Weak<Relay>) {
+    let mut interval = tokio::time::interval(PRESENCE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let Some(relay) = relay.upgrade() else {
+            return;
+        };
+        let counts = (relay.local_counts)();
+        let mut bytes = Vec::with_capacity(64);
+        let presence = (relay.node.get(), counts);
+        if serverwamp_protocol::Serialization::MsgPack
+            .encode_into(&presence, &mut bytes)
+            .is_err()
+        {
+            continue;
+        }
+        let message = vec![(subject::presence(&relay.prefix), Bytes::from(bytes))];
+        let backplane = relay.backplane.clone();
+        drop(relay);
+        // Losing an announcement only delays the counts.
+        let _ = backplane.publish(message).await;
+    }
+}
+
+/// Keeps the other nodes' announcements.
+async fn listen_to_nodes(relay: Weak<Relay>) {
+    let (backplane, filter) = match relay.upgrade() {
+        Some(relay) => (relay.backplane.clone(), subject::presence(&relay.prefix)),
+        None => return,
+    };
+    let mut stream = loop {
+        match backplane.subscribe(filter.clone()).await {
+            Ok(stream) => break stream,
+            Err(_) if relay.strong_count() > 0 => tokio::time::sleep(RETRY).await,
+            Err(_) => return,
+        }
+    };
+    while let Some(bytes) = stream.next().await {
+        let Some(relay) = relay.upgrade() else {
+            return;
+        };
+        let Some((node, counts)) = decode_presence(&bytes) else {
+            continue;
+        };
+        if node == relay.node.get() {
+            continue;
+        }
+        let mut nodes = relay.lock_nodes();
+        nodes.insert(node, (Instant::now(), counts));
+        nodes.retain(|_, (seen, _)| seen.elapsed() < PRESENCE_TTL * 10);
+    }
+}
+
+/// A node's announcement: `[node, {realm: sessions}]`.
+fn decode_presence(bytes: &[u8]) -> Option<(u64, HashMap<String, usize>)> {
+    let Ok(serverwamp_protocol::Value::List(items)) =
+        serverwamp_protocol::Serialization::MsgPack.decode_value(bytes)
+    else {
+        return None;
+    };
+    let [node, serverwamp_protocol::Value::Dict(counts)]: [serverwamp_protocol::Value; 2] =
+        items.try_into().ok()?
+    else {
+        return None;
+    };
+    let counts = counts
+        .into_iter()
+        .filter_map(|(realm, n)| Some((realm, usize::try_from(n.as_u64()?).ok()?)))
+        .collect();
+    Some((node.as_u64()?, counts))
+}
