@@ -283,14 +283,24 @@ impl Application {
     pub fn cluster_session_count(&self, realm: &str) -> usize {
         match &self.engine.config.relay {
             Some(relay) => relay.session_count(realm),
-            None => self.engine.registry.count_by_realm().get(realm).copied().unwrap_or(0),
+            None => self
+                .engine
+                .registry
+                .count_by_realm()
+                .get(realm)
+                .copied()
+                .unwrap_or(0),
         }
     }
 
     /// How many nodes the cluster has: this one and every other heard from
     /// within the last 3 seconds (1 without a backplane).
     pub fn cluster_node_count(&self) -> usize {
-        self.engine.config.relay.as_ref().map_or(1, |r| r.node_count())
+        self.engine
+            .config
+            .relay
+            .as_ref()
+            .map_or(1, |r| r.node_count())
     }
 
     /// The realm named `name`, created on first use. A realm that is not

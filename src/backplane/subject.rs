@@ -177,7 +177,13 @@ mod tests {
     #[test]
     fn other_realms_do_not_match() {
         let f = filters("sw", "r1", "a", MatchPolicy::Prefix);
-        assert!(!f.iter().any(|f| nats_matches(f, &publication("sw", "r2", "a.b"))));
-        assert!(!f.iter().any(|f| nats_matches(f, &publication("sw2", "r1", "a"))));
+        assert!(
+            !f.iter()
+                .any(|f| nats_matches(f, &publication("sw", "r2", "a.b")))
+        );
+        assert!(
+            !f.iter()
+                .any(|f| nats_matches(f, &publication("sw2", "r1", "a")))
+        );
     }
 }

@@ -396,7 +396,12 @@ impl<S: Subscriber> Broker<S> {
         let mut matching: Vec<(Id, &Subscription<S>)> = Vec::new();
         if let Some(id) = within {
             // Another node's publication, for the subscription that listened.
-            matching.extend(state.subscriptions.get_key_value(&id).map(|(id, sub)| (*id, sub)));
+            matching.extend(
+                state
+                    .subscriptions
+                    .get_key_value(&id)
+                    .map(|(id, sub)| (*id, sub)),
+            );
         } else if let Some((id, sub)) = state
             .exact
             .get(topic)
@@ -406,12 +411,12 @@ impl<S: Subscriber> Broker<S> {
         }
         if within.is_none() {
             matching.extend(
-            state
-                .patterns
-                .values()
-                .filter_map(|id| state.subscriptions.get_key_value(id))
-                .filter(|(_, sub)| sub.policy.matches(&sub.topic, topic))
-                .map(|(id, sub)| (*id, sub)),
+                state
+                    .patterns
+                    .values()
+                    .filter_map(|id| state.subscriptions.get_key_value(id))
+                    .filter(|(_, sub)| sub.policy.matches(&sub.topic, topic))
+                    .map(|(id, sub)| (*id, sub)),
             );
         }
         if matching.is_empty() {

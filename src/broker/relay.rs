@@ -183,7 +183,9 @@ impl Relay {
             .count()
     }
 
-    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, HashMap<String, usize>)>> {
+    fn lock_nodes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, HashMap<String, usize>)>> {
         self.nodes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -263,7 +265,10 @@ impl<S: Subscriber> Listener<S> {
         let mut messages = futures_util::stream::select_all(streams);
         while let Some(bytes) = messages.next().await {
             let Some(incoming) = envelope::decode(&bytes) else {
-                tracing::warn!(bytes = bytes.len(), "a backplane message that is no publication; ignored");
+                tracing::warn!(
+                    bytes = bytes.len(),
+                    "a backplane message that is no publication; ignored"
+                );
                 continue;
             };
             if incoming.node == self.node || !self.policy.matches(&self.pattern, &incoming.topic) {

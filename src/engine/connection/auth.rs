@@ -216,14 +216,11 @@ impl Connection {
             authprovider: outcome.authprovider,
         };
         let control = Arc::new(ControlSlot::default());
-        let broker = self
-            .engine
-            .brokers
-            .get_or_create(
-                realm.name(),
-                self.config.slow_subscribers,
-                self.config.relay.as_ref(),
-            );
+        let broker = self.engine.brokers.get_or_create(
+            realm.name(),
+            self.config.slow_subscribers,
+            self.config.relay.as_ref(),
+        );
         let authextra = outcome.authenticated.authextra;
         let session = Session::new(
             SessionParts {
