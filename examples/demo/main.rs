@@ -37,7 +37,20 @@ struct Options {
     /// Also serve WAMP over RawSocket on this TCP address; port 0 picks one.
     #[arg(long, value_name = "ADDR")]
     rawsocket: Option<SocketAddr>,
+    /// Join a cluster of demo nodes on this NATS server (`nats://host:port`;
+    /// needs the `nats` feature).
+    #[arg(long, value_name = "URL", conflicts_with = "redis")]
+    nats: Option<String>,
+    /// Join a cluster of demo nodes on this Redis server
+    /// (`redis://host:port/`; needs the `redis` feature).
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
+
+/// The application as finally configured, for handlers that ask about the
+/// cluster (set once the backplane is in place).
+#[derive(Clone, Default)]
+struct Cluster(Arc<std::sync::OnceLock<Application>>);
 
 /// The count of open sessions, kept by session open/close handlers.
 #[derive(Clone, Default)]
@@ -219,6 +232,21 @@ async fn stats(State(active): State<ActiveSessions>) -> RpcResult {
     RpcResult::new().kwarg("activeSessions", active.0.load(Ordering::SeqCst) as u64)
 }
 
+/// `cluster.stats` (beyond the contract): the nodes of the cluster and the
+/// open sessions of the caller's realm on all of them.
+async fn cluster_stats(session: Session, State(cluster): State<Cluster>) -> RpcResult {
+    let (nodes, sessions) = match cluster.0.get() {
+        Some(app) => (
+            app.cluster_node_count(),
+            app.cluster_session_count(session.realm()),
+        ),
+        None => (1, 0),
+    };
+    RpcResult::new()
+        .kwarg("nodes", nodes as u64)
+        .kwarg("sessions", sessions as u64)
+}
+
 async fn fail() -> i32 {
     panic!("app.fail fails on purpose")
 }
@@ -329,7 +357,7 @@ async fn add_stuff(
     })
 }
 
-fn application(no_default_realm: bool) -> Application {
+fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
     let mut routes = RpcRouteSet::new();
     routes
         .route("math.add", add)
@@ -342,6 +370,7 @@ fn application(no_default_realm: bool) -> Application {
         .route("session.set_name", set_name)
         .route("session.get_name", get_name)
         .route("app.stats", stats)
+        .route("cluster.stats", cluster_stats)
         .route("app.fail", fail)
         .route("app.slow", slow)
         .route("bench.echo", echo)
@@ -360,6 +389,7 @@ fn application(no_default_realm: bool) -> Application {
     app.add_topics(topics);
     app.set_state(ActiveSessions::default());
     app.set_state(UpdateList::default());
+    app.set_state(cluster.clone());
     app.add_session_open_handler(|State(active): State<ActiveSessions>| async move {
         active.0.fetch_add(1, Ordering::SeqCst);
     });
@@ -412,6 +442,53 @@ async fn http_stats(app: Application) -> axum::response::Response {
     ))
 }
 
+/// Joins the cluster the command line names, if any.
+async fn join_cluster(app: &mut Application, options: &Options) -> std::io::Result<()> {
+    if let Some(url) = &options.nats {
+        join_nats(app, url).await?;
+    }
+    if let Some(url) = &options.redis {
+        join_redis(app, url).await?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "nats")]
+async fn join_nats(app: &mut Application, url: &str) -> std::io::Result<()> {
+    let backplane = serverwamp::backplane::NatsBackplane::connect(url)
+        .await
+        .map_err(std::io::Error::other)?;
+    app.set_backplane(backplane);
+    Ok(())
+}
+
+#[cfg(not(feature = "nats"))]
+async fn join_nats(_: &mut Application, _: &str) -> std::io::Result<()> {
+    Err(built_without("nats"))
+}
+
+#[cfg(feature = "redis")]
+async fn join_redis(app: &mut Application, url: &str) -> std::io::Result<()> {
+    let backplane = serverwamp::backplane::RedisBackplane::connect(url)
+        .await
+        .map_err(std::io::Error::other)?;
+    app.set_backplane(backplane);
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn join_redis(_: &mut Application, _: &str) -> std::io::Result<()> {
+    Err(built_without("redis"))
+}
+
+#[cfg(not(all(feature = "nats", feature = "redis")))]
+fn built_without(feature: &str) -> std::io::Error {
+    std::io::Error::other(format!(
+        "this demo was built without the `{feature}` feature: \
+         cargo run --release --features {feature} --example demo -- ..."
+    ))
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -441,7 +518,10 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let options = Options::parse();
-    let app = application(options.no_default_realm);
+    let cluster = Cluster::default();
+    let mut app = application(options.no_default_realm, &cluster);
+    join_cluster(&mut app, &options).await?;
+    let _ = cluster.0.set(app.clone());
 
     // WebSocket at /ws, RawSocket and plain HTTP on one port, with every
     // deadline a server on the open internet needs (first byte, request
