@@ -56,12 +56,14 @@ pub struct Application {
 /// The engine that serves the application's connections, for a transport.
 impl From<Application> for Engine {
     fn from(app: Application) -> Self {
+        app.engine.join_cluster();
         app.engine
     }
 }
 
 impl From<&Application> for Engine {
     fn from(app: &Application) -> Self {
+        app.engine.join_cluster();
         app.engine.clone()
     }
 }
@@ -264,6 +266,36 @@ impl Application {
         self
     }
 
+    /// Serves `procedure` to the other nodes of the cluster as well: a
+    /// node where a client calls it without a route of its own sends the
+    /// call to a node that shares it (taking turns among them), with
+    /// progressive results, CANCEL and the call timeout as for a local
+    /// call. The URI is exact; the serving node resolves it in the
+    /// caller's realm as for its own clients.
+    ///
+    /// A node learns which procedures the others share from their
+    /// announcements (once a second); a call whose serving node leaves
+    /// before answering gets ERROR `serverwamp.error.node_unavailable`.
+    ///
+    /// ```
+    /// use serverwamp::Application;
+    /// use serverwamp::rpc::RpcRouteSet;
+    ///
+    /// let mut reports = RpcRouteSet::new();
+    /// reports.route("report.generate", || async { "done" });
+    /// let mut app = Application::new();
+    /// app.add_routes(reports);
+    /// app.share_procedure("report.generate");
+    /// ```
+    pub fn share_procedure(&mut self, procedure: impl Into<String>) -> &mut Self {
+        let config = self.config_mut();
+        config.shared_procedures.push(procedure.into());
+        if let Some(relay) = &config.relay {
+            relay.share(&config.shared_procedures);
+        }
+        self
+    }
+
     fn join(&mut self, backplane: Arc<dyn crate::backplane::Backplane>) {
         let registry = Arc::downgrade(&self.engine.registry);
         let counts: crate::broker::relay::LocalCounts = Arc::new(move || {
@@ -273,7 +305,9 @@ impl Application {
                 .unwrap_or_default()
         });
         let prefix = self.engine.config.backplane_prefix.clone();
-        self.config_mut().relay = Some(crate::broker::Relay::new(backplane, &prefix, counts));
+        let relay = crate::broker::Relay::new(backplane, &prefix, counts);
+        relay.share(&self.engine.config.shared_procedures);
+        self.config_mut().relay = Some(relay);
     }
 
     /// The open sessions of `realm` in the whole cluster: this node's, and

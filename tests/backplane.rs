@@ -377,3 +377,257 @@ async fn nats_sessions_are_counted_across_nodes() {
 async fn redis_sessions_are_counted_across_nodes() {
     sessions_are_counted_across_nodes(Kind::Redis).await;
 }
+
+/// Calls across nodes: node S shares procedures, node C has none of its
+/// own; C's clients call them as if they were local.
+mod calls {
+    use super::*;
+    use serverwamp::Session;
+    use serverwamp::rpc::{Params, Progress, RpcResult, RpcRouteSet};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(serde::Deserialize)]
+    struct Pair {
+        a: i64,
+        b: i64,
+    }
+
+    /// Counts handlers dropped before they finished (canceled).
+    #[derive(Clone, Default)]
+    struct Dropped(Arc<AtomicUsize>);
+
+    struct CountOnDrop(Dropped, bool);
+
+    impl Drop for CountOnDrop {
+        fn drop(&mut self) {
+            if !self.1 {
+                (self.0).0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn serving(app: &mut Application, dropped: &Dropped) {
+        let mut routes = RpcRouteSet::new();
+        routes
+            .route(
+                "report.add",
+                |Params(p): Params<Pair>| async move { p.a + p.b },
+            )
+            .route("report.whoami", |session: Session| async move {
+                RpcResult::new()
+                    .kwarg("session", session.id().get())
+                    .kwarg("realm", session.realm())
+                    .kwarg("authrole", session.authrole())
+            })
+            .route("report.countdown", |progress: Progress| async move {
+                for left in [3u64, 2, 1] {
+                    progress.send(RpcResult::new().arg(left)).await;
+                }
+                "liftoff"
+            })
+            .route("report.fail", || async {
+                Err::<(), _>(serverwamp::WampError::new("report.error.nope").arg("no"))
+            })
+            .route("report.hidden", || async { 1 });
+        let dropped = dropped.clone();
+        routes.route("report.slow", move || {
+            let dropped = dropped.clone();
+            async move {
+                let mut guard = CountOnDrop(dropped, false);
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                guard.1 = true;
+                "slept"
+            }
+        });
+        app.add_routes(routes);
+        for p in [
+            "report.add",
+            "report.whoami",
+            "report.countdown",
+            "report.fail",
+            "report.slow",
+        ] {
+            app.share_procedure(p);
+        }
+    }
+
+    /// Calls until the caller's node has heard the procedure is shared.
+    async fn call_when_known(
+        client: &mut Client,
+        request: u64,
+        procedure: &str,
+        args: serde_json::Value,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            client.send(json!([48, request, {}, procedure, args])).await;
+            let answer = client.recv().await.expect("an answer");
+            let list = answer.as_list().expect("a list");
+            let unknown = list[0].as_u64() == Some(8)
+                && list[4].as_str() == Some("wamp.error.no_such_procedure");
+            if !unknown {
+                return answer;
+            }
+            assert!(Instant::now() < deadline, "{procedure} never became known");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn calls_cross_nodes(kind: Kind) {
+        let server = Server::start(kind).await;
+        let dropped = Dropped::default();
+        let mut s = server.node().await;
+        serving(&mut s, &dropped);
+        // Services are made after the configuration, as always.
+        let s_engine = serverwamp::Engine::from(&s);
+        let c = server.node().await;
+        let mut caller = Client::connect(&c, "wamp.2.json").await;
+        let caller_id = caller.join("r1").await;
+        let answer = call_when_known(&mut caller, 1, "report.add", json!([2, 40])).await;
+        assert!(
+            support::matches(&json!([50, 1, {}, [42]]), &answer),
+            "got {answer}"
+        );
+
+        // Keyword arguments, the caller's identity on the serving node.
+        caller
+            .send(json!([48, 2, {}, "report.add", [], {"a": 1, "b": 2}]))
+            .await;
+        caller.expect(json!([50, 2, {}, [3]])).await;
+        caller.send(json!([48, 3, {}, "report.whoami"])).await;
+        caller
+            .expect(json!([50, 3, {}, [], {"session": caller_id, "realm": "r1", "authrole": "anonymous"}]))
+            .await;
+
+        // Progressive results reach callers that ask, and only them.
+        caller
+            .send(json!([48, 4, {"receive_progress": true}, "report.countdown"]))
+            .await;
+        for left in [3, 2, 1] {
+            caller
+                .expect(json!([50, 4, {"progress": true}, [left]]))
+                .await;
+        }
+        caller.expect(json!([50, 4, {}, ["liftoff"]])).await;
+        caller.send(json!([48, 5, {}, "report.countdown"])).await;
+        caller.expect(json!([50, 5, {}, ["liftoff"]])).await;
+
+        // Errors come back as they were raised.
+        caller.send(json!([48, 6, {}, "report.fail"])).await;
+        caller
+            .expect(json!([8, 48, 6, {}, "report.error.nope", ["no"]]))
+            .await;
+        caller
+            .send(json!([48, 7, {}, "report.add", ["x", 1]]))
+            .await;
+        caller
+            .expect(json!([8, 48, 7, {}, "wamp.error.invalid_argument", "*"]))
+            .await;
+        // A route S has but does not share is not callable from C.
+        caller.send(json!([48, 8, {}, "report.hidden"])).await;
+        caller
+            .expect(json!([8, 48, 8, {}, "wamp.error.no_such_procedure", "*"]))
+            .await;
+
+        // CANCEL stops the handler on the serving node.
+        caller.send(json!([48, 9, {}, "report.slow"])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        caller.send(json!([49, 9, {"mode": "kill"}])).await;
+        caller
+            .expect(json!([8, 48, 9, {}, "wamp.error.canceled"]))
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while dropped.0.load(Ordering::SeqCst) != 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the serving node's handler was not stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The caller's timeout too.
+        caller
+            .send(json!([48, 10, {"timeout": 200}, "report.slow"]))
+            .await;
+        caller
+            .expect(json!([8, 48, 10, {}, "wamp.error.timeout"]))
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while dropped.0.load(Ordering::SeqCst) != 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the timed-out handler was not stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // Many calls in flight at once, each answered once, in any order.
+        for i in 0..200u64 {
+            caller
+                .send(json!([48, 100 + i, {}, "report.add", [i, 1]]))
+                .await;
+        }
+        let mut answered = std::collections::BTreeMap::new();
+        for _ in 0..200 {
+            let answer = caller.recv().await.expect("an answer");
+            let list = answer.as_list().expect("a list").clone();
+            answered.insert(list[1].as_u64().expect("a request"), list[3].clone());
+        }
+        for i in 0..200u64 {
+            assert_eq!(
+                answered[&(100 + i)],
+                Value::List(vec![Value::Int(i as i64 + 1)])
+            );
+        }
+        drop(s_engine);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nats_calls_cross_nodes() {
+        calls_cross_nodes(Kind::Nats).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_calls_cross_nodes() {
+        calls_cross_nodes(Kind::Redis).await;
+    }
+
+    /// The serving node leaves (its backplane connection closed) while a
+    /// call runs there: the caller is answered
+    /// `serverwamp.error.node_unavailable` and its session goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serving_node_lost_mid_call() {
+        let server = Server::start(Kind::Nats).await;
+        let url = format!("nats://127.0.0.1:{}", server.port);
+        let client = async_nats::connect(&url).await.expect("NATS connects");
+        let mut s = Application::new();
+        s.realm("r1").set_open_broker(true);
+        s.set_backplane(NatsBackplane::from_client(client.clone()));
+        serving(&mut s, &Dropped::default());
+        let _s_engine = serverwamp::Engine::from(&s);
+        let c = server.node().await;
+        let mut caller = joined(&c).await;
+        call_when_known(&mut caller, 1, "report.add", json!([1, 1])).await;
+        caller.send(json!([48, 2, {}, "report.slow"])).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client.drain().await.expect("the serving node leaves");
+        let started = Instant::now();
+        caller
+            .expect(json!([
+                8,
+                48,
+                2,
+                {},
+                "serverwamp.error.node_unavailable",
+                "*"
+            ]))
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The session is fine, and the procedure is gone from the cluster.
+        caller.send(json!([48, 3, {}, "report.add", [1, 2]])).await;
+        caller
+            .expect(json!([8, 48, 3, {}, "wamp.error.no_such_procedure", "*"]))
+            .await;
+    }
+}

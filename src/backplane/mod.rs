@@ -62,7 +62,8 @@
 //! | an exact subscription to `topic` | the same subject |
 //! | a prefix subscription to `a.b` | `<prefix>.pub.<realm>.a.b` and `<prefix>.pub.<realm>.a.b.>` (prefixes match whole components, see [`MatchPolicy`](crate::protocol::MatchPolicy)) |
 //! | a wildcard subscription to `a..c` | `<prefix>.pub.<realm>.a.*.c` |
-//! | node presence (cluster-wide counts) | `<prefix>.nodes` |
+//! | node presence (cluster-wide counts, shared procedures) | `<prefix>.nodes` |
+//! | calls to a node, their cancels and answers | `<prefix>.node.<node ID>` |
 //!
 //! `prefix` is `serverwamp` unless set with [`Application::set_backplane_prefix`](crate::Application::set_backplane_prefix)
 //! (one per cluster sharing a NATS or Redis server). The realm is one token,

@@ -225,9 +225,10 @@ async fn run_subscriptions(
                 }
             }
             attempts = attempts.saturating_add(1);
-            match tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub()).await {
-                Ok(Ok(connection)) => pubsub = Some(connection),
-                Ok(Err(_)) | Err(_) => {}
+            let connecting =
+                tokio::time::timeout(Duration::from_secs(5), client.get_async_pubsub());
+            if let Ok(Ok(connection)) = connecting.await {
+                pubsub = Some(connection);
             }
             continue;
         };

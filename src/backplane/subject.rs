@@ -102,6 +102,11 @@ pub fn filters(prefix: &str, realm: &str, pattern: &str, policy: MatchPolicy) ->
     }
 }
 
+/// The subject of one node's own messages (calls to serve, their answers).
+pub fn node(prefix: &str, node: u64) -> String {
+    format!("{prefix}.node.{node}")
+}
+
 /// The subject nodes announce themselves on.
 pub fn presence(prefix: &str) -> String {
     format!("{prefix}.nodes")

@@ -135,12 +135,16 @@ mod tests {
 
     #[test]
     fn a_publication_crosses_whole() {
-        let mut details = EventDetails::default();
-        details.publisher = Some(id(7));
-        details.publisher_authid = Some("alice".into());
-        let mut options = PublishOptions::default();
-        options.exclude_authrole = Some(vec!["guest".into()]);
-        options.eligible = Some(vec![id(9), id(10)]);
+        let details = EventDetails {
+            publisher: Some(id(7)),
+            publisher_authid: Some("alice".into()),
+            ..Default::default()
+        };
+        let options = PublishOptions {
+            exclude_authrole: Some(vec!["guest".into()]),
+            eligible: Some(vec![id(9), id(10)]),
+            ..Default::default()
+        };
         let mut kwargs = Dict::new();
         kwargs.insert("k".into(), Value::Float(1.5));
         let payload = Payload::new(vec![Value::UInt(1), Value::Str("x".into())], kwargs);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serverwamp_protocol::id::random_id;
-use serverwamp_protocol::{Id, MatchPolicy};
+use serverwamp_protocol::{Id, MatchPolicy, Serialization, Value};
 use tokio::sync::{mpsc, watch};
 
 use super::envelope::{self, Outgoing};
@@ -30,6 +30,30 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long to wait before trying a failed backplane subscription again.
 const RETRY: Duration = Duration::from_millis(500);
 
+/// What this node does with calls and cancels other nodes send it (the
+/// engine serves them).
+pub(crate) trait CallServer: Send + Sync + 'static {
+    /// A call from node `from`: the whole message (see [`decode_inbox`]).
+    fn call(&self, from: u64, call: Bytes);
+    /// Node `from` cancels its call `call`.
+    fn cancel(&self, from: u64, call: u64);
+}
+
+/// What reaches a node's own subject.
+pub(crate) enum Inbox {
+    /// A call to serve: the whole message, for the call server to read.
+    Call { from: u64 },
+    /// Another node cancels one of the calls it sent here.
+    Cancel { from: u64, call: u64 },
+    /// An answer to a call this node sent: one encoded WAMP message.
+    Reply { call: u64, message: Bytes },
+}
+
+/// The kinds of message sent to a node's own subject.
+pub(crate) const CALL: u64 = 10;
+const CANCEL: u64 = 11;
+const REPLY: u64 = 12;
+
 /// Open sessions per realm on this node.
 pub(crate) type LocalCounts = Arc<dyn Fn() -> HashMap<String, usize> + Send + Sync>;
 
@@ -45,8 +69,24 @@ pub(crate) struct Relay {
     /// Publications that stayed on this node because the queue was full.
     lost: AtomicU64,
     local_counts: LocalCounts,
-    /// The other nodes heard from: when, and their sessions per realm.
-    nodes: Mutex<HashMap<u64, (Instant, HashMap<String, usize>)>>,
+    /// The other nodes heard from.
+    nodes: Mutex<HashMap<u64, NodeInfo>>,
+    /// The procedures this node serves to the others.
+    shared: std::sync::RwLock<Vec<String>>,
+    /// Serves other nodes' calls, once the engine has set it.
+    call_server: OnceLock<Arc<dyn CallServer>>,
+    /// Calls this node sent, waiting for their answers, by call ID.
+    pending: Mutex<HashMap<u64, mpsc::UnboundedSender<Bytes>>>,
+    /// Call IDs, and the round-robin of nodes to send calls to.
+    next_call: AtomicU64,
+    next_node: AtomicU64,
+}
+
+/// What a node announced, and when it was last heard from.
+struct NodeInfo {
+    seen: Instant,
+    sessions: HashMap<String, usize>,
+    procedures: Vec<String>,
 }
 
 impl Relay {
@@ -63,6 +103,11 @@ impl Relay {
             lost: AtomicU64::new(0),
             local_counts,
             nodes: Mutex::default(),
+            shared: std::sync::RwLock::default(),
+            call_server: OnceLock::new(),
+            pending: Mutex::default(),
+            next_call: AtomicU64::new(1),
+            next_node: AtomicU64::new(0),
         });
         relay.start();
         relay
@@ -80,6 +125,7 @@ impl Relay {
             runtime.spawn(forward(self.backplane.clone(), receiver));
             runtime.spawn(announce(Arc::downgrade(self)));
             runtime.spawn(listen_to_nodes(Arc::downgrade(self)));
+            runtime.spawn(listen_to_inbox(Arc::downgrade(self)));
             sender
         }))
     }
@@ -168,8 +214,8 @@ impl Relay {
         local
             + nodes
                 .values()
-                .filter(|(seen, _)| seen.elapsed() < PRESENCE_TTL)
-                .filter_map(|(_, counts)| counts.get(realm))
+                .filter(|n| n.seen.elapsed() < PRESENCE_TTL)
+                .filter_map(|n| n.sessions.get(realm))
                 .sum::<usize>()
     }
 
@@ -179,16 +225,101 @@ impl Relay {
         let nodes = self.lock_nodes();
         1 + nodes
             .values()
-            .filter(|(seen, _)| seen.elapsed() < PRESENCE_TTL)
+            .filter(|n| n.seen.elapsed() < PRESENCE_TTL)
             .count()
     }
 
-    fn lock_nodes(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, (Instant, HashMap<String, usize>)>> {
+    fn lock_nodes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, NodeInfo>> {
         self.nodes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Announces `procedures` as served by this node to the others.
+    pub(crate) fn share(&self, procedures: &[String]) {
+        *self
+            .shared
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = procedures.to_vec();
+    }
+
+    /// Serves the calls other nodes send here with the server `make`
+    /// makes, unless a server was set before.
+    pub(crate) fn serve_calls(&self, make: impl FnOnce() -> Arc<dyn CallServer>) {
+        let _ = self.call_server.get_or_init(make);
+    }
+
+    /// A node that announced it serves `procedure`, taking turns; `None`
+    /// if none did lately.
+    pub(crate) fn node_serving(&self, procedure: &str) -> Option<u64> {
+        let nodes = self.lock_nodes();
+        let mut serving: Vec<u64> = nodes
+            .iter()
+            .filter(|(_, n)| n.seen.elapsed() < PRESENCE_TTL)
+            .filter(|(_, n)| n.procedures.iter().any(|p| p == procedure))
+            .map(|(id, _)| *id)
+            .collect();
+        if serving.is_empty() {
+            return None;
+        }
+        serving.sort_unstable();
+        let turn = self.next_node.fetch_add(1, Ordering::Relaxed);
+        let index = usize::try_from(turn % serving.len() as u64).unwrap_or(0);
+        Some(serving[index])
+    }
+
+    /// Whether `node` was heard from lately.
+    pub(crate) fn is_alive(&self, node: u64) -> bool {
+        self.lock_nodes()
+            .get(&node)
+            .is_some_and(|n| n.seen.elapsed() < PRESENCE_TTL)
+    }
+
+    /// A new call ID and the channel its answers arrive on.
+    pub(crate) fn expect_answers(&self) -> (u64, mpsc::UnboundedReceiver<Bytes>) {
+        let call = self.next_call.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lock_pending().insert(call, sender);
+        (call, receiver)
+    }
+
+    /// Forgets a call this node sent (answered, or given up).
+    pub(crate) fn forget(&self, call: u64) {
+        self.lock_pending().remove(&call);
+    }
+
+    fn lock_pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::UnboundedSender<Bytes>>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends `message` (a call, cancel or reply) to `node`, after what this
+    /// node sent it before.
+    pub(crate) fn send_to_node(&self, node: u64, message: Bytes) {
+        let subject = subject::node(&self.prefix, node);
+        match self.outgoing.get() {
+            Some(outgoing) if outgoing.try_send((subject, message)).is_ok() => {}
+            _ => self.note_lost("the backplane is not taking messages fast enough"),
+        }
+    }
+
+    /// A call to another node: `[CALL, this node, call ID, ...rest]`.
+    pub(crate) fn call_message(&self, call: u64, rest: &impl serde::Serialize) -> Bytes {
+        encode_list(&(CALL, self.node.get(), call, rest))
+    }
+
+    /// A CANCEL of this node's call `call`.
+    pub(crate) fn cancel_message(&self, call: u64) -> Bytes {
+        encode_list(&(CANCEL, self.node.get(), call))
+    }
+
+    /// An answer to call `call` of another node: one WAMP message encoded
+    /// in MsgPack.
+    pub(crate) fn reply_message(&self, call: u64, message: &[u8]) -> Bytes {
+        encode_list(&(REPLY, self.node.get(), call, BytesRef(message)))
     }
 }
 
@@ -310,8 +441,13 @@ async fn announce(relay: Weak<Relay>) {
             return;
         };
         let counts = (relay.local_counts)();
+        let shared = relay
+            .shared
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut bytes = Vec::with_capacity(64);
-        let presence = (relay.node.get(), counts);
+        let presence = (relay.node.get(), counts, shared);
         if serverwamp_protocol::Serialization::MsgPack
             .encode_into(&presence, &mut bytes)
             .is_err()
@@ -343,27 +479,30 @@ async fn listen_to_nodes(relay: Weak<Relay>) {
         let Some(relay) = relay.upgrade() else {
             return;
         };
-        let Some((node, counts)) = decode_presence(&bytes) else {
+        let Some((node, sessions, procedures)) = decode_presence(&bytes) else {
             continue;
         };
         if node == relay.node.get() {
             continue;
         }
         let mut nodes = relay.lock_nodes();
-        nodes.insert(node, (Instant::now(), counts));
-        nodes.retain(|_, (seen, _)| seen.elapsed() < PRESENCE_TTL * 10);
+        let seen = Instant::now();
+        nodes.insert(
+            node,
+            NodeInfo {
+                seen,
+                sessions,
+                procedures,
+            },
+        );
+        nodes.retain(|_, n| n.seen.elapsed() < PRESENCE_TTL * 10);
     }
 }
 
-/// A node's announcement: `[node, {realm: sessions}]`.
-fn decode_presence(bytes: &[u8]) -> Option<(u64, HashMap<String, usize>)> {
-    let Ok(serverwamp_protocol::Value::List(items)) =
-        serverwamp_protocol::Serialization::MsgPack.decode_value(bytes)
-    else {
-        return None;
-    };
-    let [node, serverwamp_protocol::Value::Dict(counts)]: [serverwamp_protocol::Value; 2] =
-        items.try_into().ok()?
+/// A node's announcement: `[node, {realm: sessions}, [shared procedure]]`.
+fn decode_presence(bytes: &[u8]) -> Option<(u64, HashMap<String, usize>, Vec<String>)> {
+    let [node, Value::Dict(counts), Value::List(procedures)]: [Value; 3] =
+        decode_list(bytes)?.try_into().ok()?
     else {
         return None;
     };
@@ -371,5 +510,106 @@ fn decode_presence(bytes: &[u8]) -> Option<(u64, HashMap<String, usize>)> {
         .into_iter()
         .filter_map(|(realm, n)| Some((realm, usize::try_from(n.as_u64()?).ok()?)))
         .collect();
-    Some((node.as_u64()?, counts))
+    let procedures = procedures
+        .into_iter()
+        .filter_map(|p| match p {
+            Value::Str(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    Some((node.as_u64()?, counts, procedures))
+}
+
+fn decode_list(bytes: &[u8]) -> Option<Vec<Value>> {
+    match Serialization::MsgPack.decode_value(bytes) {
+        Ok(Value::List(items)) => Some(items),
+        _ => None,
+    }
+}
+
+fn encode_list(value: &impl serde::Serialize) -> Bytes {
+    let mut bytes = Vec::with_capacity(64);
+    if let Err(error) = Serialization::MsgPack.encode_into(value, &mut bytes) {
+        tracing::warn!(%error, "a message to another node cannot be encoded");
+    }
+    Bytes::from(bytes)
+}
+
+/// Borrowed bytes that serialize as a byte string.
+struct BytesRef<'a>(&'a [u8]);
+
+impl serde::Serialize for BytesRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Reads what reached a node's own subject: `[kind, from node, ...]`;
+/// returns the whole list too.
+pub(crate) fn decode_inbox(bytes: &[u8]) -> Option<(Inbox, Vec<Value>)> {
+    let items = decode_list(bytes)?;
+    let kind = items.first()?.as_u64()?;
+    let from = items.get(1)?.as_u64()?;
+    let inbox = match kind {
+        CALL => Inbox::Call { from },
+        CANCEL => Inbox::Cancel {
+            from,
+            call: items.get(2)?.as_u64()?,
+        },
+        REPLY => Inbox::Reply {
+            call: items.get(2)?.as_u64()?,
+            message: items.get(3)?.as_bytes()?.clone(),
+        },
+        _ => return None,
+    };
+    Some((inbox, items))
+}
+
+/// Hands what reaches this node's own subject to the call server or to
+/// the calls waiting for answers.
+async fn listen_to_inbox(relay: Weak<Relay>) {
+    let (backplane, filter) = match relay.upgrade() {
+        Some(relay) => (
+            relay.backplane.clone(),
+            subject::node(&relay.prefix, relay.node.get()),
+        ),
+        None => return,
+    };
+    let mut stream = loop {
+        match backplane.subscribe(filter.clone()).await {
+            Ok(stream) => break stream,
+            Err(_) if relay.strong_count() > 0 => tokio::time::sleep(RETRY).await,
+            Err(_) => return,
+        }
+    };
+    while let Some(bytes) = stream.next().await {
+        let Some(relay) = relay.upgrade() else {
+            return;
+        };
+        let Some((inbox, _)) = decode_inbox(&bytes) else {
+            tracing::warn!(
+                bytes = bytes.len(),
+                "a message to this node that it cannot read; ignored"
+            );
+            continue;
+        };
+        match inbox {
+            Inbox::Call { from } => match relay.call_server.get() {
+                Some(server) => server.call(from, bytes),
+                None => {
+                    tracing::warn!(from, "a call from another node before this node serves any");
+                }
+            },
+            Inbox::Cancel { from, call } => {
+                if let Some(server) = relay.call_server.get() {
+                    server.cancel(from, call);
+                }
+            }
+            Inbox::Reply { call, message } => {
+                if let Some(waiting) = relay.lock_pending().get(&call) {
+                    let _ = waiting.send(message);
+                }
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use serverwamp_protocol::message::{Call, Cancel, Message, MessageType, Payload};
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 
 use super::Engine;
 use super::calls::{Calls, run_call};
+use super::cluster;
 use crate::WampError;
 use crate::broker::Broker;
 use crate::engine::Counters;
@@ -29,7 +31,7 @@ use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::outbound::{Outbound, run_writer};
 use crate::pubsub::{Teardown, Topic};
 use crate::realm::{AppConfig, Limits, RealmView};
-use crate::rpc::{CallContext, CallState, Progress, ProgressTarget, Request};
+use crate::rpc::{CallContext, CallOutcome, CallState, Progress, ProgressTarget, Request};
 use crate::session::{Control, ControlSlot, Session};
 
 /// How long a session closed by the server waits for the client's GOODBYE.
@@ -343,7 +345,11 @@ impl Connection {
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
         };
-        let Some(handler) = open.realm.procedure(&call.procedure).cloned() else {
+        let handler = open.realm.procedure(&call.procedure).cloned();
+        // In a cluster, a procedure without a route here may be served by
+        // another node that shares it.
+        let relay = self.config.relay.as_ref().filter(|_| handler.is_none());
+        if handler.is_none() && relay.is_none() {
             let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
                 "no procedure is registered for {:?}",
                 call.procedure
@@ -352,7 +358,7 @@ impl Connection {
                 .send_message(&err.to_call_error(request))
                 .await;
             return Flow::Continue;
-        };
+        }
         let (args, kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
@@ -371,21 +377,41 @@ impl Connection {
             options: call.options,
         };
         let timeout = request_info.timeout();
-        let progress = Progress::new(receive_progress.then(|| ProgressTarget {
-            request,
-            outbound: self.outbound.clone(),
-            answered: state.clone(),
-        }));
-        let context = CallContext {
-            session: open.session.clone(),
-            request: request_info,
-            arguments: Arguments::new(args, kwargs, self.config.snake_case_kwargs),
-            state: self.config.state.clone(),
-            progress,
+        let handler_future = match (handler, relay) {
+            (Some(handler), _) => {
+                let progress = Progress::new(receive_progress.then(|| ProgressTarget {
+                    request,
+                    outbound: self.outbound.clone(),
+                    answered: state.clone(),
+                }));
+                let context = CallContext {
+                    session: open.session.clone(),
+                    request: request_info,
+                    arguments: Arguments::new(args, kwargs, self.config.snake_case_kwargs),
+                    state: self.config.state.clone(),
+                    progress,
+                };
+                // Extracting arguments runs user code (Deserialize impls):
+                // the boxed handler guards it like the handler itself.
+                Either::Left(handler.call(context, "procedure"))
+            }
+            (None, Some(relay)) => {
+                let answers =
+                    cluster::remote_call(relay, &open.session, &request_info, &args, &kwargs);
+                let Some(answers) = answers else {
+                    let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
+                        "no procedure is registered for {:?}",
+                        request_info.procedure
+                    ));
+                    self.outbound
+                        .send_message(&err.to_call_error(request))
+                        .await;
+                    return Flow::Continue;
+                };
+                Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
+            }
+            (None, None) => return Flow::Continue,
         };
-        // Extracting arguments runs user code (Deserialize impls): the
-        // boxed handler guards it like the handler itself.
-        let handler_future = handler.call(context, "procedure");
         let work = run_call(
             handler_future,
             request,

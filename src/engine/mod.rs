@@ -5,6 +5,7 @@
 
 mod admission;
 mod calls;
+mod cluster;
 mod connection;
 mod stats;
 
@@ -65,9 +66,7 @@ impl Engine {
         reader: R,
         writer: W,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        if let Some(relay) = &self.config.relay {
-            relay.start();
-        }
+        self.join_cluster();
         connection::run(self.clone(), transport, codec, reader, writer)
     }
 }

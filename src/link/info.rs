@@ -13,6 +13,9 @@ pub enum TransportKind {
     WebSocket,
     /// WAMP over RawSocket (TCP or Unix).
     RawSocket,
+    /// A call forwarded by another node of the cluster, whose session
+    /// lives there (see [`Application::share_procedure`](crate::Application::share_procedure)).
+    Backplane,
 }
 
 /// The address of the peer.

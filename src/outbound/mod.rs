@@ -118,6 +118,36 @@ pub(crate) struct OutboundReceiver {
     queue: Arc<Queue>,
 }
 
+impl OutboundReceiver {
+    /// The next queued record, its bytes given back to the budget at once
+    /// (for a queue drained elsewhere than into a transport); `None` once
+    /// every sender is gone. Pings are skipped.
+    pub(crate) async fn recv_record(&mut self) -> Option<Bytes> {
+        loop {
+            match self.rx.recv().await? {
+                Outgoing::Record(bytes) => {
+                    self.queue.release(bytes.len());
+                    return Some(bytes);
+                }
+                Outgoing::Ping => {}
+            }
+        }
+    }
+
+    /// A record already queued, without waiting.
+    pub(crate) fn try_recv_record(&mut self) -> Option<Bytes> {
+        loop {
+            match self.rx.try_recv().ok()? {
+                Outgoing::Record(bytes) => {
+                    self.queue.release(bytes.len());
+                    return Some(bytes);
+                }
+                Outgoing::Ping => {}
+            }
+        }
+    }
+}
+
 impl Outbound {
     /// A queue of `capacity` bytes and its receiving end for [`run_writer`].
     pub(crate) fn channel(

@@ -49,6 +49,8 @@ pub(crate) struct AppConfig {
     pub(crate) relay: Option<Arc<crate::broker::Relay>>,
     /// The subject prefix on the backplane.
     pub(crate) backplane_prefix: String,
+    /// The procedures this node serves to the others of its cluster.
+    pub(crate) shared_procedures: Vec<String>,
 }
 
 impl Default for AppConfig {
@@ -74,6 +76,7 @@ impl Default for AppConfig {
             origin_policy: crate::link::OriginPolicy::default(),
             relay: None,
             backplane_prefix: crate::backplane::subject::DEFAULT_PREFIX.to_owned(),
+            shared_procedures: Vec::new(),
         }
     }
 }
