@@ -145,7 +145,8 @@ impl Relay {
             return;
         };
         let subject = subject::publication(&self.prefix, realm, publication.topic);
-        // `start` is cheap once started; outside a runtime nothing can be sent.
+        // The engine starts the relay before any session exists; outside a
+        // runtime nothing can be sent.
         let Some(outgoing) = self.outgoing.get() else {
             self.note_lost("no tokio runtime to run the backplane in");
             return;
