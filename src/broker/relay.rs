@@ -33,15 +33,16 @@ const RETRY: Duration = Duration::from_millis(500);
 /// What this node does with calls and cancels other nodes send it (the
 /// engine serves them).
 pub(crate) trait CallServer: Send + Sync + 'static {
-    /// A call from node `from`: the whole message (see [`decode_inbox`]).
-    fn call(&self, from: u64, call: Bytes);
+    /// A call from node `from`: the items of its message, `[CALL, from,
+    /// call ID, ...]` (see [`Relay::call_message`]).
+    fn call(&self, from: u64, call: Vec<Value>);
     /// Node `from` cancels its call `call`.
     fn cancel(&self, from: u64, call: u64);
 }
 
 /// What reaches a node's own subject.
 pub(crate) enum Inbox {
-    /// A call to serve: the whole message, for the call server to read.
+    /// A call to serve (the call server reads the rest of the message).
     Call { from: u64 },
     /// Another node cancels one of the calls it sent here.
     Cancel { from: u64, call: u64 },
@@ -547,7 +548,7 @@ impl serde::Serialize for BytesRef<'_> {
 
 /// Reads what reached a node's own subject: `[kind, from node, ...]`;
 /// returns the whole list too.
-pub(crate) fn decode_inbox(bytes: &[u8]) -> Option<(Inbox, Vec<Value>)> {
+fn decode_inbox(bytes: &[u8]) -> Option<(Inbox, Vec<Value>)> {
     let items = decode_list(bytes)?;
     let kind = items.first()?.as_u64()?;
     let from = items.get(1)?.as_u64()?;
@@ -587,7 +588,7 @@ async fn listen_to_inbox(relay: Weak<Relay>) {
         let Some(relay) = relay.upgrade() else {
             return;
         };
-        let Some((inbox, _)) = decode_inbox(&bytes) else {
+        let Some((inbox, items)) = decode_inbox(&bytes) else {
             tracing::warn!(
                 bytes = bytes.len(),
                 "a message to this node that it cannot read; ignored"
@@ -596,7 +597,7 @@ async fn listen_to_inbox(relay: Weak<Relay>) {
         };
         match inbox {
             Inbox::Call { from } => match relay.call_server.get() {
-                Some(server) => server.call(from, bytes),
+                Some(server) => server.call(from, items),
                 None => {
                     tracing::warn!(from, "a call from another node before this node serves any");
                 }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::Engine;
 use super::calls::run_call;
 use crate::WampError;
-use crate::broker::relay::{CallServer, decode_inbox};
+use crate::broker::relay::CallServer;
 use crate::broker::{Brokers, Relay};
 use crate::handler::Arguments;
 use crate::link::{PeerAddress, TransportInfo, TransportKind};
@@ -209,7 +209,7 @@ fn lock(running: &Running) -> std::sync::MutexGuard<'_, HashMap<(u64, u64), Arc<
 }
 
 impl CallServer for Server {
-    fn call(&self, from: u64, message: Bytes) {
+    fn call(&self, from: u64, message: Vec<Value>) {
         let (Some(config), Some(brokers), Some(relay)) = (
             self.config.upgrade(),
             self.brokers.upgrade(),
@@ -217,7 +217,7 @@ impl CallServer for Server {
         ) else {
             return;
         };
-        let Some(call) = RemoteCall::read(&message) else {
+        let Some(call) = RemoteCall::read(message) else {
             tracing::warn!(
                 from,
                 "a call from another node that cannot be read; ignored"
@@ -256,8 +256,7 @@ struct RemoteCall {
 }
 
 impl RemoteCall {
-    fn read(message: &[u8]) -> Option<RemoteCall> {
-        let (_, items) = decode_inbox(message)?;
+    fn read(items: Vec<Value>) -> Option<RemoteCall> {
         let [_, _, id, Value::List(call)]: [Value; 4] = items.try_into().ok()? else {
             return None;
         };
