@@ -4,6 +4,7 @@ mod application;
 pub mod auth;
 mod broker;
 mod engine;
+pub mod guide;
 pub mod handler;
 #[cfg(feature = "harness")]
 #[doc(hidden)]
