@@ -28,3 +28,15 @@ pub mod events {}
 
 #[doc = include_str!("../docs/guide/sessions.md")]
 pub mod sessions {}
+
+#[doc = include_str!("../docs/guide/realms.md")]
+pub mod realms {}
+
+#[doc = include_str!("../docs/guide/authentication.md")]
+pub mod authentication {}
+
+#[doc = include_str!("../docs/guide/authorization.md")]
+pub mod authorization {}
+
+#[doc = include_str!("../docs/guide/serving.md")]
+pub mod serving {}
