@@ -1,12 +1,24 @@
 //! The serverwamp guide: how to build a WAMP application server with this
-//! crate, one chapter per topic. Every Rust example in it is compiled, and
-//! most are run, by `cargo test`.
+//! crate, one chapter per topic. Every Rust example in it is compiled by
+//! `cargo test`, and those that serve run against a real server; the
+//! Python and JavaScript examples are client code for autobahn-python and
+//! autobahn-js 26, checked against the repository's demo app.
 //!
-//! 1. [Getting started](getting_started): a server, a client, the wire.
-//! 2. [Procedures and arguments](procedures): routes and extractors.
-//! 3. [Results and errors](results_and_errors): what a handler returns.
-//! 4. [Progressive results](progressive_results): reports before the result.
-//! 5. [Canceling and timeouts](canceling_and_timeouts): calls that stop early.
+//! 1. [Getting started](getting_started): a server, two clients, and what goes over the wire.
+//! 2. [Procedures and arguments](procedures): routes, and the arguments the library fills in.
+//! 3. [Results and errors](results_and_errors): what a handler returns, and what the caller gets.
+//! 4. [Progressive results](progressive_results): reports before the final result.
+//! 5. [Canceling and timeouts](canceling_and_timeouts): calls that end early.
+//! 6. [Events and topic routes](events): subscriptions, publishing, slow subscribers.
+//! 7. [Sessions](sessions): per-session data, open and close handlers, the connection.
+//! 8. [Realms and the default realm](realms): what a realm inherits.
+//! 9. [Authentication](authentication): transport, ticket, WAMP-CRA, WAMP-SCRAM, cryptosign, custom; with client code.
+//! 10. [Authorization](authorization): who may call, subscribe and publish what.
+//! 11. [Serving](serving): axum, hyper, RawSocket, TLS, one port.
+//! 12. [Limits and deadlines](limits): what one client may hold, and for how long.
+//! 13. [Observability](observability): log events, counters, sessions.
+//! 14. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
+//! 15. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
 pub mod getting_started {}
@@ -40,3 +52,15 @@ pub mod authorization {}
 
 #[doc = include_str!("../docs/guide/serving.md")]
 pub mod serving {}
+
+#[doc = include_str!("../docs/guide/limits.md")]
+pub mod limits {}
+
+#[doc = include_str!("../docs/guide/observability.md")]
+pub mod observability {}
+
+#[doc = include_str!("../docs/guide/benchmarks.md")]
+pub mod benchmarks {}
+
+#[doc = include_str!("../docs/guide/from-python.md")]
+pub mod from_python {}
