@@ -28,6 +28,7 @@ PROCEDURES = [
     "countdown.liftoff",
     "session.whoami",
     "updates.publish",
+    "app.slow",
 ]
 TOPICS = ["hourly_updates", "docs.changes"]
 
@@ -68,6 +69,11 @@ def test_page_names_every_procedure_and_topic(page):
     assert "wamp.2.json" in page
     assert "realm1" in page
     assert "'/ws'" in page
+    # The login panels, one per authenticated realm of the demo contract.
+    for form in ('id="login-tickets"', 'id="login-cra"', 'id="login-cookies"'):
+        assert form in page, form
+    for realm in ("realm: 'tickets'", "realm: 'cra'", "realm: 'cookies'"):
+        assert realm in page, realm
 
 
 def test_page_works_offline(page):
