@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backplane;
 mod broker;
 mod engine;
+pub mod guide;
 pub mod handler;
 #[cfg(feature = "harness")]
 #[doc(hidden)]

@@ -28,6 +28,7 @@ PROCEDURES = [
     "countdown.liftoff",
     "session.whoami",
     "updates.publish",
+    "app.slow",
 ]
 TOPICS = ["hourly_updates", "docs.changes"]
 
@@ -68,6 +69,11 @@ def test_page_names_every_procedure_and_topic(page):
     assert "wamp.2.json" in page
     assert "realm1" in page
     assert "'/ws'" in page
+    # The login panels, one per authenticated realm of the demo contract.
+    for form in ('id="login-tickets"', 'id="login-cra"', 'id="login-cookies"'):
+        assert form in page, form
+    for realm in ("realm: 'tickets'", "realm: 'cra'", "realm: 'cookies'"):
+        assert realm in page, realm
 
 
 def test_page_works_offline(page):
@@ -165,10 +171,42 @@ async function main() {
   await c.unsubscribe(updatesSub);
   await c.unsubscribe(docsSub);
 
+  // CANCEL of a running call: the call's promise is rejected with the ERROR.
+  const slow = c.call('app.slow', [30]);
+  report.slowRequestIsPending = typeof slow.requestId === 'number';
+  report.cancelSent = c.cancel(slow, 'kill');
+  try {
+    await slow;
+    report.canceled = 'no error';
+  } catch (e) {
+    report.canceled = { isWampError: e instanceof WampError, error: e.error };
+  }
+  report.cancelAgain = c.cancel(slow, 'kill');
+
   await c.close();
   report.close = await closed.promise;
   report.stateClosed = c.state;
   report.wire = wire;
+
+  // Ticket authentication: the client answers the CHALLENGE.
+  const challenges = [];
+  const t = new WampClient(url, { realm: 'tickets', WebSocket: globalThis.WebSocket, authmethods: ['ticket'],
+                                  authid: 'alice', onChallenge: (method, extra) => { challenges.push(method); return 'secret123'; } });
+  const tWelcome = await t.open();
+  report.ticketWelcome = { authid: tWelcome.details.authid, authmethod: tWelcome.details.authmethod };
+  report.ticketChallenges = challenges;
+  report.ticketIdentity = (await t.call('session.whoami')).kwargs.identity;
+  await t.close();
+
+  // A wrong ticket: joining fails with the router's ABORT.
+  const bad = new WampClient(url, { realm: 'tickets', WebSocket: globalThis.WebSocket, authmethods: ['ticket'],
+                                    authid: 'alice', onChallenge: () => 'wrong' });
+  try {
+    await bad.open();
+    report.badTicket = 'joined';
+  } catch (e) {
+    report.badTicket = e.error;
+  }
   console.log(JSON.stringify(report));
 }
 
@@ -215,7 +253,15 @@ def test_page_client_script_works_under_node(page, page_demo, tmp_path):
     }
     assert report["published"] == [1]
     assert report["updates"] == [["hi from node"]]
+    assert report["slowRequestIsPending"] is True
+    assert report["cancelSent"] is True
+    assert report["canceled"] == {"isWampError": True, "error": "wamp.error.canceled"}
+    assert report["cancelAgain"] is False  # the call is over: nothing to cancel
     assert report["stateClosed"] == "closed"
+    assert report["ticketWelcome"] == {"authid": "alice", "authmethod": "ticket"}
+    assert report["ticketChallenges"] == ["ticket"]
+    assert report["ticketIdentity"] == {"name": "alice"}
+    assert report["badTicket"] == "wamp.error.authentication_failed"
 
     # The wire, as the page's log pane sees it.
     wire = report["wire"]
@@ -233,6 +279,8 @@ def test_page_client_script_works_under_node(page, page_demo, tmp_path):
     # Request ids are sequential from 1 in the session scope.
     request_ids = [m[1] for m in sent if m[0] in (32, 34, 48)]
     assert request_ids == list(range(1, len(request_ids) + 1))
+    cancels = [m for m in sent if m[0] == 49]
+    assert cancels == [[49, calls["app.slow"][1], {"mode": "kill"}]]
     assert sent[-1] == [6, {}, "wamp.close.close_realm"]  # GOODBYE out
     assert received[-1][0] == 6 and received[-1][2] == "wamp.close.goodbye_and_out"
     assert report["close"]["wampReason"] == "wamp.close.goodbye_and_out"
