@@ -19,6 +19,7 @@
 //! 13. [Observability](observability): log events, counters, sessions.
 //! 14. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
 //! 15. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
+//! 16. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
 pub mod getting_started {}
@@ -64,3 +65,6 @@ pub mod benchmarks {}
 
 #[doc = include_str!("../docs/guide/from-python.md")]
 pub mod from_python {}
+
+#[doc = include_str!("../docs/guide/scale-out.md")]
+pub mod scale_out {}
