@@ -196,19 +196,32 @@ impl Application {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish(Publication::new(topic, payload)),
-            None => self.relay_only(realm, &Publication::new(topic, payload), false),
+            None => {
+                let report = PublishReport::nobody();
+                let publication = Publication::new(topic, payload);
+                let id = report.publication;
+                if let Some((relay, envelope)) =
+                    self.envelope_for_others(realm, &publication, id, false)
+                {
+                    relay.send_now(envelope);
+                }
+                report
+            }
         }
     }
 
-    /// Hands a publication of a realm with no session on this node to the
+    /// A publication of a realm with no session on this node, ready for the
     /// other nodes of the cluster, if there are any.
-    fn relay_only(&self, realm: &str, publication: &Publication<'_>, wait: bool) -> PublishReport {
-        let report = PublishReport::nobody();
-        if let Some(relay) = &self.engine.config.relay {
-            relay.start();
-            relay.forward(realm, publication, report.publication, wait);
-        }
-        report
+    fn envelope_for_others(
+        &self,
+        realm: &str,
+        publication: &Publication<'_>,
+        id: Id,
+        wait: bool,
+    ) -> Option<(&Arc<crate::broker::Relay>, crate::broker::relay::Envelope)> {
+        let relay = self.engine.config.relay.as_ref()?;
+        relay.start();
+        Some((relay, relay.envelope(realm, publication, id, wait)?))
     }
 
     /// Publishes an event to every subscriber of `topic` in `realm`,
@@ -224,7 +237,18 @@ impl Application {
         let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish_wait(Publication::new(topic, payload)).await,
-            None => self.relay_only(realm, &Publication::new(topic, payload), true),
+            None => {
+                let report = PublishReport::nobody();
+                let publication = Publication::new(topic, payload);
+                let id = report.publication;
+                if let Some((relay, envelope)) =
+                    self.envelope_for_others(realm, &publication, id, true)
+                {
+                    let limit = self.engine.config.slow_subscribers.timeout;
+                    relay.send_waiting(envelope, limit).await;
+                }
+                report
+            }
         }
     }
 

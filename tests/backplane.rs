@@ -229,6 +229,25 @@ async fn publications_reach_every_node(kind: Kind) {
             .await;
     }
 
+    // A burst larger than the backplane's queue crosses whole when the
+    // publisher waits for room.
+    for i in 0..70_000u64 {
+        a.publish_wait("r1", "news.sports", vec![Value::UInt(i)], Dict::new())
+            .await;
+    }
+    for i in 0..70_000u64 {
+        let event = on_b.recv().await.expect("every event of the burst");
+        assert_eq!(
+            event.as_list().expect("a list")[4],
+            Value::List(vec![Value::UInt(i)])
+        );
+        let event = on_c.recv().await.expect("every event of the burst");
+        assert_eq!(
+            event.as_list().expect("a list")[4],
+            Value::List(vec![Value::UInt(i)])
+        );
+    }
+
     // After UNSUBSCRIBE nothing more comes; other nodes' subscriptions
     // still get theirs.
     on_b.send(json!([34, 9, exact])).await;

@@ -41,10 +41,12 @@
 //!   subscribe to, and it answers a SUBSCRIBE once the backplane has taken
 //!   the new interest (when the backplane is connected), so an event
 //!   published anywhere after SUBSCRIBED reaches the subscriber.
-//! - **Never blocking.** Publishers never wait for the backplane: a
-//!   publication the backplane cannot take right away waits in a bounded
-//!   queue (65,536 publications), and when that is full it reaches only
-//!   this node's subscribers (counted, and logged).
+//! - **Bursts.** A publication the backplane cannot take right away waits
+//!   in a bounded queue (65,536 publications). When that is full, the
+//!   non-waiting publishers (`publish`) do not wait: the publication
+//!   reaches only this node's subscribers (counted, and logged); the
+//!   waiting ones (`publish_wait`) wait for room, up to the slow-subscriber
+//!   timeout, so a burst crosses whole.
 //! - **The backplane down.** Each node goes on delivering its own
 //!   publications to its own subscribers, logs that the backplane is gone,
 //!   and the backplane clients reconnect by themselves; cross-node delivery

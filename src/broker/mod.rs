@@ -271,16 +271,15 @@ impl<S: Subscriber> Broker<S> {
         Some(watch.readiness())
     }
 
-    /// Hands a local publication to the other nodes, and gives it its ID.
-    fn relay(&self, publication: &mut Publication<'_>, wait: bool) -> Id {
+    /// Gives a publication its ID and, for a local one in a cluster, its
+    /// envelope for the other nodes.
+    fn envelope(&self, publication: &mut Publication<'_>, wait: bool) -> Option<relay::Envelope> {
         let id = *publication.id.get_or_insert_with(random_id);
-        if let Some(relay) = &self.relay
-            && !publication.relayed
-            && publication.only.is_none()
-        {
-            relay.forward(&self.realm, publication, id, wait);
+        let relay = self.relay.as_ref()?;
+        if publication.relayed || publication.only.is_some() {
+            return None;
         }
-        id
+        relay.envelope(&self.realm, publication, id, wait)
     }
 
     /// Sends the events held for a new subscriber (SUBSCRIBED is out), then
@@ -327,7 +326,10 @@ impl<S: Subscriber> Broker<S> {
     /// the event (counted), and one whose queue has stayed full for the
     /// slow-subscriber timeout meets the realm's policy.
     pub(crate) fn publish(&self, mut publication: Publication<'_>) -> PublishReport {
-        self.relay(&mut publication, false);
+        if let (Some(relay), Some(envelope)) = (&self.relay, self.envelope(&mut publication, false))
+        {
+            relay.send_now(envelope);
+        }
         let (mut report, full) = self.fan_out(publication);
         for (session, _) in full {
             let slow = session
@@ -344,7 +346,10 @@ impl<S: Subscriber> Broker<S> {
     /// has been full for the slow-subscriber timeout; a subscriber still
     /// full then meets the realm's policy.
     pub(crate) async fn publish_wait(&self, mut publication: Publication<'_>) -> PublishReport {
-        self.relay(&mut publication, true);
+        if let (Some(relay), Some(envelope)) = (&self.relay, self.envelope(&mut publication, true))
+        {
+            relay.send_waiting(envelope, self.slow.timeout).await;
+        }
         let (mut report, full) = self.fan_out(publication);
         if full.is_empty() {
             return report;

@@ -131,9 +131,16 @@ impl Relay {
         }))
     }
 
-    /// Hands a local publication to the backplane, never waiting.
-    pub(crate) fn forward(&self, realm: &str, publication: &Publication<'_>, id: Id, wait: bool) {
-        let Some(bytes) = envelope::encode(&Outgoing {
+    /// A local publication as it goes to the backplane; `None` (logged) if
+    /// it cannot be encoded.
+    pub(crate) fn envelope(
+        &self,
+        realm: &str,
+        publication: &Publication<'_>,
+        id: Id,
+        wait: bool,
+    ) -> Option<Envelope> {
+        let bytes = envelope::encode(&Outgoing {
             node: self.node,
             publication: id,
             topic: publication.topic,
@@ -142,10 +149,14 @@ impl Relay {
             details: &publication.details,
             options: publication.audience.map(|a| a.options),
             payload: &publication.payload,
-        }) else {
-            return;
-        };
+        })?;
         let subject = subject::publication(&self.prefix, realm, publication.topic);
+        Some(Envelope(subject, bytes))
+    }
+
+    /// Hands a publication to the backplane, never waiting: with the
+    /// queue full, it stays on this node (counted, logged).
+    pub(crate) fn send_now(&self, Envelope(subject, bytes): Envelope) {
         // The engine starts the relay before any session exists; outside a
         // runtime nothing can be sent.
         let Some(outgoing) = self.outgoing.get() else {
@@ -154,6 +165,19 @@ impl Relay {
         };
         if outgoing.try_send((subject, bytes)).is_err() {
             self.note_lost("the backplane is not taking publications fast enough");
+        }
+    }
+
+    /// Hands a publication to the backplane, waiting for room in its queue
+    /// up to `limit`; past that it stays on this node (counted, logged).
+    pub(crate) async fn send_waiting(&self, Envelope(subject, bytes): Envelope, limit: Duration) {
+        let Some(outgoing) = self.outgoing.get() else {
+            self.note_lost("no tokio runtime to run the backplane in");
+            return;
+        };
+        let sent = tokio::time::timeout(limit, outgoing.send((subject, bytes))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            self.note_lost("the backplane took no publication for the slow-subscriber timeout");
         }
     }
 
@@ -324,6 +348,9 @@ impl Relay {
         encode_list(&(REPLY, self.node.get(), call, BytesRef(message)))
     }
 }
+
+/// A publication on its way to the backplane: its subject and bytes.
+pub(crate) struct Envelope(String, Bytes);
 
 /// A subscription's listening on the backplane; stops when dropped.
 pub(crate) struct Watch {
