@@ -202,6 +202,13 @@ async fn publish_cost(app: &Application, count: u64) -> f64 {
 #[tokio::main]
 #[allow(clippy::print_stdout, clippy::cast_precision_loss)] // a report tool
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let options = Options::parse();
     let seconds = options.seconds.clamp(1, 60);
     let burst = options.burst.clamp(1, 1_000_000);

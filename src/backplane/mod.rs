@@ -47,6 +47,12 @@
 //!   reaches only this node's subscribers (counted, and logged); the
 //!   waiting ones (`publish_wait`) wait for room, up to the slow-subscriber
 //!   timeout, so a burst crosses whole.
+//! - **Overload.** Core NATS and Redis pub/sub deliver at most once, with
+//!   no flow control between nodes: a node that receives publications
+//!   faster than it can deliver them for longer than its buffers last
+//!   (262,144 waiting messages per subscription with NATS; Redis's
+//!   `client-output-buffer-limit pubsub` on the server) loses some, and
+//!   logs it. Publishers that need more pace themselves.
 //! - **The backplane down.** Each node goes on delivering its own
 //!   publications to its own subscribers, logs that the backplane is gone,
 //!   and the backplane clients reconnect by themselves; cross-node delivery

@@ -1,11 +1,17 @@
 //! A backplane on NATS (async-nats).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::{Backplane, BackplaneError, BackplaneFuture, Messages};
+
+/// How many messages one subscription may have waiting in the client
+/// before the next are dropped (NATS's "slow consumer").
+const SUBSCRIPTION_CAPACITY: usize = 1 << 18;
 
 /// A [`Backplane`] on a NATS server or cluster, through async-nats.
 ///
@@ -31,8 +37,10 @@ impl NatsBackplane {
     /// servers of one cluster separated by commas). Waits for the first
     /// connection at most 5 seconds.
     pub async fn connect(url: &str) -> Result<Self, BackplaneError> {
+        let slow = Arc::new(AtomicU64::new(0));
         let options = async_nats::ConnectOptions::new()
             .name("serverwamp")
+            .subscription_capacity(SUBSCRIPTION_CAPACITY)
             .connection_timeout(Duration::from_secs(5))
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
@@ -42,7 +50,9 @@ impl NatsBackplane {
                     .saturating_mul(attempts)
                     .min(Duration::from_secs(2))
             })
-            .event_callback(|event| async move {
+            .event_callback(move |event| {
+                let slow = slow.clone();
+                async move {
                 match event {
                     async_nats::Event::Disconnected => tracing::warn!(
                         "the NATS backplane is disconnected: publications reach this node's \
@@ -51,7 +61,18 @@ impl NatsBackplane {
                     async_nats::Event::Connected => {
                         tracing::info!("the NATS backplane is connected");
                     }
+                    async_nats::Event::SlowConsumer(_) => {
+                        let dropped = slow.fetch_add(1, Ordering::Relaxed) + 1;
+                        if dropped.is_power_of_two() {
+                            tracing::warn!(
+                                dropped,
+                                "publications from other nodes dropped: this node cannot deliver \
+                                 them as fast as they arrive"
+                            );
+                        }
+                    }
                     other => tracing::warn!(event = %other, "NATS backplane"),
+                }
                 }
             });
         let client = options
