@@ -50,9 +50,9 @@
 //! - **Overload.** Core NATS and Redis pub/sub deliver at most once, with
 //!   no flow control between nodes: a node that receives publications
 //!   faster than it can deliver them for longer than its buffers last
-//!   (262,144 waiting messages per subscription with NATS; Redis's
-//!   `client-output-buffer-limit pubsub` on the server) loses some, and
-//!   logs it. Publishers that need more pace themselves.
+//!   (262,144 waiting messages per subscription in the client, then, with
+//!   Redis, the server's `client-output-buffer-limit pubsub`) loses some,
+//!   and logs it. Publishers that need more pace themselves.
 //! - **The backplane down.** Each node goes on delivering its own
 //!   publications to its own subscribers, logs that the backplane is gone,
 //!   and the backplane clients reconnect by themselves; cross-node delivery

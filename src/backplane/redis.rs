@@ -16,7 +16,7 @@ use super::{Backplane, BackplaneError, BackplaneFuture, Messages};
 
 /// How many messages a subscription may have waiting before the next are
 /// dropped (as NATS drops for a slow consumer).
-const SUBSCRIPTION_CAPACITY: usize = 65_536;
+const SUBSCRIPTION_CAPACITY: usize = 1 << 18;
 
 /// A [`Backplane`] on Redis pub/sub.
 ///
@@ -204,6 +204,7 @@ async fn run_subscriptions(
     connected: Arc<AtomicBool>,
 ) {
     let mut routes = Routes::new();
+    let mut dropped = 0u64;
     let mut pubsub = Some(first);
     let mut attempts = 0u32;
     loop {
@@ -250,7 +251,7 @@ async fn run_subscriptions(
         loop {
             tokio::select! {
                 message = stream.next() => match message {
-                    Some(message) => deliver(&routes, &message),
+                    Some(message) => deliver(&routes, &message, &mut dropped),
                     None => break,
                 },
                 command = commands.recv() => match command {
@@ -315,7 +316,9 @@ fn remove_route(routes: &mut Routes, pattern: &str, id: u64) -> bool {
     false
 }
 
-fn deliver(routes: &Routes, message: &redis::Msg) {
+/// Hands a message to the subscriptions of its pattern; one whose queue is
+/// full loses it (counted in `dropped`, logged at powers of two).
+fn deliver(routes: &Routes, message: &redis::Msg, dropped: &mut u64) {
     let Ok(Some(pattern)) = message.get_pattern::<Option<String>>() else {
         return;
     };
@@ -325,7 +328,14 @@ fn deliver(routes: &Routes, message: &redis::Msg) {
     let payload = Bytes::copy_from_slice(message.get_payload_bytes());
     for (_, receiver) in receivers {
         if receiver.try_send(payload.clone()).is_err() {
-            tracing::warn!(%pattern, "a backplane subscription is full: a message was dropped");
+            *dropped += 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped = *dropped,
+                    "publications from other nodes dropped: this node cannot deliver them as \
+                     fast as they arrive"
+                );
+            }
         }
     }
 }
