@@ -107,6 +107,11 @@ pub use nats::NatsBackplane;
 #[cfg(feature = "redis")]
 pub use redis::RedisBackplane;
 
+/// The ERROR of a call sent to another node of the cluster (see
+/// [`Application::share_procedure`](crate::Application::share_procedure))
+/// that left before it answered, or that the backplane could not take.
+pub const NODE_UNAVAILABLE: &str = "serverwamp.error.node_unavailable";
+
 /// A future a backplane returns.
 pub type BackplaneFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, BackplaneError>> + Send + 'a>>;

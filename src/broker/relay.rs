@@ -324,11 +324,15 @@ impl Relay {
 
     /// Sends `message` (a call, cancel or reply) to `node`, after what this
     /// node sent it before.
-    pub(crate) fn send_to_node(&self, node: u64, message: Bytes) {
+    /// Returns whether it was queued.
+    pub(crate) fn send_to_node(&self, node: u64, message: Bytes) -> bool {
         let subject = subject::node(&self.prefix, node);
         match self.outgoing.get() {
-            Some(outgoing) if outgoing.try_send((subject, message)).is_ok() => {}
-            _ => self.note_lost("the backplane is not taking messages fast enough"),
+            Some(outgoing) if outgoing.try_send((subject, message)).is_ok() => true,
+            _ => {
+                self.note_lost("the backplane is not taking messages fast enough");
+                false
+            }
         }
     }
 

@@ -34,10 +34,6 @@ use crate::rpc::{
 };
 use crate::session::{AuthDetails, Session, SessionParts};
 
-/// The error of a call whose serving node left the cluster before it
-/// answered.
-pub(crate) const NODE_UNAVAILABLE: &str = "serverwamp.error.node_unavailable";
-
 /// How often a waiting caller checks that the serving node is still there.
 const LIVENESS: Duration = Duration::from_secs(1);
 
@@ -73,7 +69,13 @@ pub(crate) fn remote_call(
             kwargs,
         ),
     );
-    relay.send_to_node(node, message);
+    if !relay.send_to_node(node, message) {
+        relay.forget(call);
+        let refused = node_unavailable("the backplane is not taking calls now");
+        return Some(Box::pin(futures_util::stream::once(std::future::ready(
+            refused,
+        ))));
+    }
     let pending = Pending {
         relay: relay.clone(),
         node,
@@ -117,11 +119,11 @@ async fn next_answer(
             answer = answers.recv() => match answer.as_deref().map(read_answer) {
                 Some(Some(item)) => break item,
                 Some(None) => continue,
-                None => break node_unavailable(),
+                None => break node_unavailable(LEFT),
             },
             () = tokio::time::sleep(LIVENESS) => {
                 if !pending.relay.is_alive(pending.node) {
-                    break node_unavailable();
+                    break node_unavailable(LEFT);
                 }
             }
         }
@@ -132,11 +134,10 @@ async fn next_answer(
     Some((item, (pending, answers)))
 }
 
-fn node_unavailable() -> ProgressiveItem {
-    ProgressiveItem::Error(
-        WampError::new(NODE_UNAVAILABLE)
-            .arg("the node serving this call left the cluster before it answered"),
-    )
+const LEFT: &str = "the node serving this call left the cluster before it answered";
+
+fn node_unavailable(why: &str) -> ProgressiveItem {
+    ProgressiveItem::Error(WampError::new(crate::backplane::NODE_UNAVAILABLE).arg(why))
 }
 
 /// A RESULT or ERROR from the serving node; `None` for anything else.
@@ -310,7 +311,9 @@ async fn serve(
 ) {
     let request = call.id;
     let answer = |message: &Message| match Serialization::MsgPack.encode(message) {
-        Ok(bytes) => relay.send_to_node(from, relay.reply_message(request.get(), &bytes)),
+        Ok(bytes) => {
+            relay.send_to_node(from, relay.reply_message(request.get(), &bytes));
+        }
         Err(error) => tracing::warn!(%error, "an answer to another node cannot be encoded"),
     };
     let shared = config.shared_procedures.contains(&call.procedure);
@@ -380,10 +383,9 @@ async fn serve(
     loop {
         tokio::select! {
             () = &mut work => break,
-            Some(bytes) = answers.recv_record() => relay.send_to_node(
-                from,
-                relay.reply_message(request.get(), &bytes),
-            ),
+            Some(bytes) = answers.recv_record() => {
+                relay.send_to_node(from, relay.reply_message(request.get(), &bytes));
+            }
         }
     }
     while let Some(bytes) = answers.try_recv_record() {
