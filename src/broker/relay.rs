@@ -411,19 +411,11 @@ impl<S: Subscriber> Listener<S> {
     async fn run(self, filters: Vec<String>, ready: watch::Sender<bool>) {
         let mut streams = Vec::with_capacity(filters.len());
         for filter in filters {
-            let mut failures = 0u64;
-            loop {
-                match self.backplane.subscribe(filter.clone()).await {
-                    Ok(stream) => break streams.push(stream),
-                    Err(error) => {
-                        failures += 1;
-                        if failures.is_power_of_two() {
-                            tracing::warn!(%error, %filter, "a backplane subscription failed; trying again");
-                        }
-                        tokio::time::sleep(RETRY).await;
-                    }
-                }
-            }
+            // The task is aborted when the subscription ends.
+            let Some(stream) = subscribe(&*self.backplane, filter, || true).await else {
+                return;
+            };
+            streams.push(stream);
         }
         ready.send_replace(true);
         let mut messages = futures_util::stream::select_all(streams);
@@ -495,18 +487,39 @@ async fn announce(relay: Weak<Relay>) {
     }
 }
 
+/// Subscribes to `filter`, trying again every little while (failures
+/// logged at powers of two) as long as `wanted` says so.
+async fn subscribe(
+    backplane: &dyn Backplane,
+    filter: String,
+    wanted: impl Fn() -> bool,
+) -> Option<crate::backplane::Messages> {
+    let mut failures = 0u64;
+    loop {
+        match backplane.subscribe(filter.clone()).await {
+            Ok(stream) => return Some(stream),
+            Err(error) => {
+                failures += 1;
+                if failures.is_power_of_two() {
+                    tracing::warn!(%error, %filter, "a backplane subscription failed; trying again");
+                }
+                if !wanted() {
+                    return None;
+                }
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
 /// Keeps the other nodes' announcements.
 async fn listen_to_nodes(relay: Weak<Relay>) {
     let (backplane, filter) = match relay.upgrade() {
         Some(relay) => (relay.backplane.clone(), subject::presence(&relay.prefix)),
         None => return,
     };
-    let mut stream = loop {
-        match backplane.subscribe(filter.clone()).await {
-            Ok(stream) => break stream,
-            Err(_) if relay.strong_count() > 0 => tokio::time::sleep(RETRY).await,
-            Err(_) => return,
-        }
+    let Some(mut stream) = subscribe(&*backplane, filter, || relay.strong_count() > 0).await else {
+        return;
     };
     while let Some(bytes) = stream.next().await {
         let Some(relay) = relay.upgrade() else {
@@ -608,12 +621,8 @@ async fn listen_to_inbox(relay: Weak<Relay>) {
         ),
         None => return,
     };
-    let mut stream = loop {
-        match backplane.subscribe(filter.clone()).await {
-            Ok(stream) => break stream,
-            Err(_) if relay.strong_count() > 0 => tokio::time::sleep(RETRY).await,
-            Err(_) => return,
-        }
+    let Some(mut stream) = subscribe(&*backplane, filter, || relay.strong_count() > 0).await else {
+        return;
     };
     while let Some(bytes) = stream.next().await {
         let Some(relay) = relay.upgrade() else {
