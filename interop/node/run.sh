@@ -27,43 +27,12 @@ if [[ ! -d node_modules ]]; then
 fi
 
 tmp="$(mktemp -d)"
-demo_pid=""
-cleanup() {
-  if [[ -n "$demo_pid" ]] && kill -0 "$demo_pid" 2>/dev/null; then
-    kill -KILL "$demo_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-show_demo_logs() {
-  echo "--- demo stdout ---" >&2; tail -n 50 "$tmp/demo.out" >&2 || true
-  echo "--- demo stderr ---" >&2; tail -n 50 "$tmp/demo.err" >&2 || true
-}
-
-"$demo" --listen 127.0.0.1:0 >"$tmp/demo.out" 2>"$tmp/demo.err" &
-demo_pid=$!
-
-# The first stdout line is `listening on ws://HOST:PORT/ws` once it accepts.
-url=""
-for _ in $(seq 1 300); do
-  line="$(head -n 1 "$tmp/demo.out" 2>/dev/null || true)"
-  if [[ "$line" =~ ^listening\ on\ (ws://[^[:space:]]+/ws)$ ]]; then
-    url="${BASH_REMATCH[1]}"
-    break
-  fi
-  if ! kill -0 "$demo_pid" 2>/dev/null; then
-    echo "run.sh: the demo exited before listening" >&2
-    show_demo_logs
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z "$url" ]]; then
-  echo "run.sh: no 'listening on ws://…/ws' line from the demo within 30 s" >&2
-  show_demo_logs
-  exit 1
-fi
+who=run.sh
+# shellcheck source=../demo.sh
+source "$here/../demo.sh"
+trap cleanup_demo EXIT
+start_demo "$demo"
+url="$demo_url"
 echo "demo listening on $url"
 
 # autobahn-js uses the platform's WebSocket: Node 20 has it behind a flag,
@@ -84,23 +53,7 @@ passed="$(sed -n 's/^# pass \([0-9]\+\)$/\1/p' "$tmp/results.tap" | tail -n 1)"
 failed="$(sed -n 's/^# fail \([0-9]\+\)$/\1/p' "$tmp/results.tap" | tail -n 1)"
 tests="${tests:-0}" passed="${passed:-0}" failed="${failed:-0}"
 
-# SIGTERM: the demo says GOODBYE to open sessions and exits 0.
-kill -TERM "$demo_pid"
-demo_status=""
-for _ in $(seq 1 100); do
-  if ! kill -0 "$demo_pid" 2>/dev/null; then
-    demo_status=0
-    wait "$demo_pid" || demo_status=$?
-    break
-  fi
-  sleep 0.1
-done
-if [[ -z "$demo_status" ]]; then
-  echo "run.sh: the demo did not exit within 10 s of SIGTERM" >&2
-  show_demo_logs
-  exit 1
-fi
-demo_pid=""
+stop_demo
 
 fail=0
 if [[ "$status" -ne 0 ]]; then
