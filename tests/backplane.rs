@@ -12,6 +12,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
 use serverwamp::Application;
 use serverwamp::backplane::{NatsBackplane, RedisBackplane};
@@ -649,4 +650,69 @@ mod calls {
             .expect(json!([8, 48, 3, {}, "wamp.error.no_such_procedure", "*"]))
             .await;
     }
+}
+
+/// Whatever else is published on the backplane's subjects (garbage,
+/// truncated envelopes, messages of another version) is dropped: the nodes
+/// go on delivering and serving calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_backplane_harms_nothing() {
+    let server = Server::start(Kind::Nats).await;
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let intruder = async_nats::connect(&url).await.expect("NATS connects");
+    let (a, b) = (server.node().await, server.node().await);
+    let mut sub = joined(&b).await;
+    let subscription = subscribe(&mut sub, 1, "t", json!({})).await;
+    let garbage: [&[u8]; 6] = [
+        b"",
+        b"\xff\xff\xff",
+        b"\x9a\x01",
+        b"\x91\x02",
+        // An envelope whose topic is a number.
+        b"\x9a\x01\x01\x01\x05\x00\x00\x80\x80\x90\x80",
+        b"\x94\x0a\x01\x01\x97",
+    ];
+    for bytes in garbage {
+        for subject in ["serverwamp.pub.r1.t", "serverwamp.nodes"] {
+            intruder
+                .publish(subject, bytes::Bytes::from_static(bytes))
+                .await
+                .expect("published");
+        }
+    }
+    // The nodes' own subjects too: their IDs are in their announcements.
+    let mut presence = intruder
+        .subscribe("serverwamp.nodes")
+        .await
+        .expect("subscribed");
+    let mut nodes = std::collections::BTreeSet::new();
+    while nodes.len() < 2 {
+        let message = tokio::time::timeout(Duration::from_secs(5), presence.next())
+            .await
+            .expect("the nodes announce themselves")
+            .expect("a message");
+        let announced = serverwamp::protocol::Serialization::MsgPack
+            .decode_value(&message.payload)
+            .expect("an announcement");
+        nodes.insert(
+            announced.as_list().expect("a list")[0]
+                .as_u64()
+                .expect("an ID"),
+        );
+    }
+    for node in &nodes {
+        for bytes in garbage {
+            intruder
+                .publish(
+                    format!("serverwamp.node.{node}"),
+                    bytes::Bytes::from_static(bytes),
+                )
+                .await
+                .expect("published");
+        }
+    }
+    intruder.flush().await.expect("flushed");
+    a.publish("r1", "t", vec!["still fine".into()], Dict::new());
+    sub.expect(json!([36, subscription, "<id>", {}, ["still fine"]]))
+        .await;
 }

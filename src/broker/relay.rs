@@ -655,3 +655,55 @@ async fn listen_to_inbox(relay: Weak<Relay>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every prefix and many byte flips of valid messages: decoding never
+    /// panics, whatever it makes of them.
+    #[test]
+    fn damaged_messages_never_panic() {
+        let valid = [
+            encode_list(&(
+                CALL,
+                7u64,
+                1u64,
+                ("realm", "proc", serverwamp_protocol::Dict::new(), 5u64),
+            )),
+            encode_list(&(CANCEL, 7u64, 1u64)),
+            encode_list(&(REPLY, 7u64, 1u64, BytesRef(b"\x93\x32\x01\x80"))),
+            encode_list(&(7u64, HashMap::from([("r".to_owned(), 3usize)]), vec!["p"])),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for message in valid {
+            for cut in 0..=message.len() {
+                let _ = decode_inbox(&message[..cut]);
+                let _ = decode_presence(&message[..cut]);
+            }
+            for _ in 0..2_000 {
+                let mut damaged = message.to_vec();
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = usize::try_from(seed % damaged.len() as u64).unwrap_or(0);
+                damaged[at] = damaged[at].wrapping_add(u8::try_from(seed >> 56).unwrap_or(1) | 1);
+                let _ = decode_inbox(&damaged);
+                let _ = decode_presence(&damaged);
+            }
+        }
+        assert!(decode_inbox(&encode_list(&(CANCEL, 7u64, 1u64))).is_some());
+        assert_eq!(
+            decode_presence(&encode_list(&(
+                7u64,
+                HashMap::from([("r".to_owned(), 3usize)]),
+                vec!["p"]
+            ))),
+            Some((
+                7,
+                HashMap::from([("r".to_owned(), 3)]),
+                vec!["p".to_owned()]
+            ))
+        );
+    }
+}
