@@ -1,0 +1,137 @@
+//! Event retention (spec, "Event Retention"): the last event published
+//! with `retain: true` on a topic, given to subscribers that ask for it
+//! with `get_retained: true`.
+
+use std::sync::Arc;
+
+use serverwamp_protocol::message::{EventDetails, Payload, PublishOptions};
+use serverwamp_protocol::{Id, MatchPolicy};
+
+use super::{Audience, Broker, Subscriber};
+
+/// The most topics a realm retains an event for: a client must not grow
+/// the server's memory without bound. Past it, `retain` on a new topic is
+/// ignored, as the spec lets a broker do.
+pub(crate) const MAX_RETAINED_TOPICS: usize = 4_096;
+
+/// A topic's retained event, with who could receive it when it was
+/// published.
+pub(super) struct Retained {
+    payload: Payload,
+    details: EventDetails,
+    /// The publisher, excluded unless it published with `exclude_me:
+    /// false`.
+    publisher: Option<Id>,
+    /// The publication's options, for its black- and whitelists.
+    options: Option<PublishOptions>,
+}
+
+/// A retained event as one subscriber receives it.
+pub(crate) struct RetainedEvent {
+    pub(crate) payload: Payload,
+    /// Its details, `retained: true` set.
+    pub(crate) details: EventDetails,
+}
+
+impl<S: Subscriber> Broker<S> {
+    fn retained_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Arc<str>, Retained>> {
+        self.retained
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `payload` as the retained event of `topic`, replacing the one
+    /// before. A client's publication keeps its audience, so a late
+    /// subscriber gets it only if it could have received it then.
+    pub(crate) fn retain(
+        &self,
+        topic: &str,
+        payload: Payload,
+        details: EventDetails,
+        audience: Option<&Audience<'_>>,
+    ) {
+        let retained = Retained {
+            payload,
+            details,
+            publisher: audience.and_then(|a| a.publisher),
+            options: audience.map(|a| retained_options(a.options)),
+        };
+        let mut all = self.retained_lock();
+        if all.len() >= MAX_RETAINED_TOPICS && !all.contains_key(topic) {
+            tracing::warn!(
+                realm = %self.realm,
+                topic,
+                "an event is not retained: the realm retains events on {MAX_RETAINED_TOPICS} topics, the most it may"
+            );
+            return;
+        }
+        all.insert(Arc::from(topic), retained);
+    }
+
+    /// The retained events a new subscription of `session` to `topic`
+    /// with `policy` receives: the exact topic's, or every matching
+    /// topic's for a pattern, each only if `session` is in its audience.
+    pub(crate) fn retained_for(
+        &self,
+        session: &S,
+        topic: &str,
+        policy: MatchPolicy,
+    ) -> Vec<RetainedEvent> {
+        let retained = self.retained_lock();
+        let admits = |r: &Retained| match &r.options {
+            Some(options) => Audience {
+                publisher: r.publisher,
+                options,
+            }
+            .admits(session),
+            None => true,
+        };
+        let event = |uri: &str, r: &Retained| {
+            let mut details = r.details.clone();
+            details.retained = Some(true);
+            // Spec: pattern subscribers learn the concrete topic.
+            details.topic = (policy != MatchPolicy::Exact).then(|| uri.to_owned());
+            RetainedEvent {
+                payload: r.payload.clone(),
+                details,
+            }
+        };
+        match policy {
+            MatchPolicy::Exact => retained
+                .get(topic)
+                .filter(|r| admits(r))
+                .map(|r| event(topic, r))
+                .into_iter()
+                .collect(),
+            _ => retained
+                .iter()
+                .filter(|(uri, r)| policy.matches(topic, uri) && admits(r))
+                .map(|(uri, r)| event(uri, r))
+                .collect(),
+        }
+    }
+}
+
+impl<S: Subscriber> Broker<S> {
+    /// Whether any event is retained.
+    pub(crate) fn has_retained(&self) -> bool {
+        !self.retained_lock().is_empty()
+    }
+}
+
+/// The options of a publication that decide its audience; the rest are
+/// not kept.
+fn retained_options(options: &PublishOptions) -> PublishOptions {
+    PublishOptions {
+        exclude_me: options.exclude_me,
+        exclude: options.exclude.clone(),
+        exclude_authid: options.exclude_authid.clone(),
+        exclude_authrole: options.exclude_authrole.clone(),
+        eligible: options.eligible.clone(),
+        eligible_authid: options.eligible_authid.clone(),
+        eligible_authrole: options.eligible_authrole.clone(),
+        ..PublishOptions::default()
+    }
+}
