@@ -6,6 +6,7 @@ mod support;
 use serde_json::json;
 use serverwamp::auth::Action;
 use serverwamp::protocol::{Dict, Value};
+use serverwamp::rpc::{Args, RpcRouteSet};
 use serverwamp::{Application, Session};
 use support::{Client, SUBPROTOCOLS};
 
@@ -21,6 +22,16 @@ fn app() -> Application {
         false,
     );
     app.realm("open").set_open_broker(true);
+    let mut routes = RpcRouteSet::new();
+    routes.route(
+        "retain",
+        |session: Session, Args((topic, value)): Args<(String, Value)>| async move {
+            session
+                .publish_retained(&topic, vec![value], Dict::new())
+                .delivered as u64
+        },
+    );
+    app.add_routes(routes);
     app
 }
 
@@ -551,4 +562,98 @@ async fn a_retained_event_is_given_to_subscribers_that_ask() {
         c.expect(json!([36, motd, "<id>", {"retained": true}, ["hello"]]))
             .await;
     }
+}
+
+#[tokio::test]
+async fn a_realm_can_keep_the_meta_api_off() {
+    let mut app = Application::new();
+    app.enable_meta_api();
+    app.realm("quiet").disable_meta_api();
+    for sp in SUBPROTOCOLS {
+        let mut a = Client::connect(&app, sp).await;
+        a.join("quiet").await;
+        a.send(json!([48, 1, {}, "wamp.session.count"])).await;
+        a.expect(json!([
+            8,
+            48,
+            1,
+            {},
+            "wamp.error.no_such_procedure",
+            ["no procedure is registered for \"wamp.session.count\""]
+        ]))
+        .await;
+        let mut b = Client::connect(&app, sp).await;
+        b.join("realm1").await;
+        b.send(json!([48, 1, {}, "wamp.session.count"])).await;
+        b.expect(json!([50, 1, {}, [1]])).await;
+    }
+}
+
+#[tokio::test]
+async fn kill_by_authid_and_kill_all_spare_the_caller() {
+    for sp in SUBPROTOCOLS {
+        let app = app();
+        let mut a = Client::connect(&app, sp).await;
+        let mut b = Client::connect(&app, sp).await;
+        let mut c = Client::connect(&app, sp).await;
+        a.join("meta").await;
+        let b_id = b.join("meta").await;
+        c.join("meta").await;
+        a.send(json!([48, 1, {}, "wamp.session.get", [b_id]])).await;
+        let details = a.expect(json!([50, 1, {}, ["*"]])).await;
+        let authid = details.as_list().unwrap()[3].as_list().unwrap()[0]
+            .as_dict()
+            .unwrap()["authid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        a.send(
+            json!([48, 2, {}, "wamp.session.kill_by_authid", [authid], {"message": "by authid"}]),
+        )
+        .await;
+        a.expect(json!([50, 2, {}, [[b_id]]])).await;
+        b.expect(json!([6, {"message": "by authid"}, "wamp.close.killed"]))
+            .await;
+        a.send(json!([48, 3, {}, "wamp.session.kill_all"])).await;
+        // `b` may still be closing: killed again or already gone.
+        let killed = a.expect(json!([50, 3, {}, ["*"]])).await;
+        let count = killed.as_list().unwrap()[3].as_list().unwrap()[0]
+            .as_u64()
+            .unwrap();
+        assert!((1..=2).contains(&count), "[{sp}] {count}");
+        c.expect(json!([6, {}, "wamp.close.killed"])).await;
+        a.send(json!([48, 4, {}, "wamp.session.count"])).await;
+        a.expect(json!([50, 4, {}, ["*"]])).await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_retain_events_and_the_number_of_topics_is_bounded() {
+    for sp in SUBPROTOCOLS {
+        let app = app();
+        let mut a = Client::connect(&app, sp).await;
+        a.join("open").await;
+        a.send(json!([48, 1, {}, "retain", ["status", "green"]]))
+            .await;
+        a.expect(json!([50, 1, {}, [0]])).await;
+        a.send(json!([32, 2, {"get_retained": true}, "status"]))
+            .await;
+        let sub = id_at(&a.expect(json!([33, 2, "<id>"])).await, 2);
+        a.expect(json!([36, sub, "<id>", {"retained": true}, ["green"]]))
+            .await;
+    }
+    let app = app();
+    for i in 0..=4_096 {
+        app.publish_retained("open", &format!("t{i}"), vec![Value::UInt(i)], Dict::new());
+    }
+    let mut a = Client::connect(&app, "wamp.2.json").await;
+    a.join("open").await;
+    // The 4,097th topic is not retained; the first still is.
+    a.send(json!([32, 1, {"get_retained": true}, "t4096"]))
+        .await;
+    a.expect(json!([33, 1, "<id>"])).await;
+    a.send(json!([32, 2, {"get_retained": true}, "t0"])).await;
+    let sub = id_at(&a.expect(json!([33, 2, "<id>"])).await, 2);
+    a.expect(json!([36, sub, "<id>", {"retained": true}, [0]]))
+        .await;
 }

@@ -57,6 +57,8 @@ pub(crate) struct Broker<S> {
     /// The retained event of each topic (spec, "Event Retention"); apart
     /// from `state` so publications without `retain` never touch it.
     retained: Mutex<HashMap<Arc<str>, Retained>>,
+    /// Events not retained because the realm retains its most topics.
+    retained_refused: std::sync::atomic::AtomicU64,
 }
 
 /// What a realm does with subscribers whose outbound queue is full.
@@ -199,6 +201,7 @@ impl<S: Subscriber> Broker<S> {
             realm: Arc::from(realm),
             relay,
             retained: Mutex::default(),
+            retained_refused: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

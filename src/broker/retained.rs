@@ -60,11 +60,20 @@ impl<S: Subscriber> Broker<S> {
         };
         let mut all = self.retained_lock();
         if all.len() >= MAX_RETAINED_TOPICS && !all.contains_key(topic) {
-            tracing::warn!(
-                realm = %self.realm,
-                topic,
-                "an event is not retained: the realm retains events on {MAX_RETAINED_TOPICS} topics, the most it may"
-            );
+            // Logged at the 1st, 2nd, 4th, … refusal, so a client cannot
+            // flood the log.
+            let refused = self
+                .retained_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    realm = %self.realm,
+                    topic,
+                    refused,
+                    "events not retained: the realm retains events on {MAX_RETAINED_TOPICS} topics, the most it may"
+                );
+            }
             return;
         }
         all.insert(Arc::from(topic), retained);
