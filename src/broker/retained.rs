@@ -144,3 +144,125 @@ fn retained_options(options: &PublishOptions) -> PublishOptions {
         ..PublishOptions::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serverwamp_protocol::message::{EventDetails, Payload, PublishOptions};
+    use serverwamp_protocol::{Codec, Id, MatchPolicy, Serialization, Value};
+
+    use super::super::{Audience, Broker, SlowSubscribers, Subscriber};
+    use super::MAX_RETAINED_TOPICS;
+    use crate::outbound::Outbound;
+
+    /// A subscriber with an ID and a role, whose events go nowhere.
+    #[derive(Clone)]
+    struct Fake {
+        id: Id,
+        role: &'static str,
+        outbound: Outbound,
+    }
+
+    impl Fake {
+        fn new(id: u64, role: &'static str) -> Self {
+            let (outbound, _queue) =
+                Outbound::channel(Codec::new(Serialization::Json), None, 1 << 16);
+            Fake {
+                id: Id::new(id).expect("an ID"),
+                role,
+                outbound,
+            }
+        }
+    }
+
+    impl Subscriber for Fake {
+        fn id(&self) -> Id {
+            self.id
+        }
+        fn authid(&self) -> &str {
+            "someone"
+        }
+        fn authrole(&self) -> &str {
+            self.role
+        }
+        fn outbound(&self) -> &Outbound {
+            &self.outbound
+        }
+        fn note_dropped_event(&self) -> u64 {
+            0
+        }
+        fn close_for_slowness(&self) {}
+    }
+
+    fn broker() -> Arc<Broker<Fake>> {
+        Arc::new(Broker::new(SlowSubscribers::default(), "realm1", None))
+    }
+
+    fn payload(n: u64) -> Payload {
+        Payload::from_args(vec![Value::UInt(n)])
+    }
+
+    #[test]
+    fn the_latest_event_of_a_topic_is_retained() {
+        let broker = broker();
+        let me = Fake::new(1, "user");
+        assert!(!broker.has_retained());
+        broker.retain("a.b", payload(1), EventDetails::default(), None);
+        broker.retain("a.b", payload(2), EventDetails::default(), None);
+        broker.retain("a.c", payload(3), EventDetails::default(), None);
+        let exact = broker.retained_for(&me, "a.b", MatchPolicy::Exact);
+        assert_eq!(exact.len(), 1);
+        assert_eq!(exact[0].payload, payload(2));
+        assert_eq!(exact[0].details.retained, Some(true));
+        assert_eq!(exact[0].details.topic, None);
+        let mut prefix = broker.retained_for(&me, "a", MatchPolicy::Prefix);
+        prefix.sort_by(|x, y| x.details.topic.cmp(&y.details.topic));
+        let topics: Vec<_> = prefix.iter().map(|e| e.details.topic.clone()).collect();
+        assert_eq!(topics, [Some("a.b".to_owned()), Some("a.c".to_owned())]);
+        let wildcard = broker.retained_for(&me, ".c", MatchPolicy::Wildcard);
+        assert_eq!(wildcard.len(), 1);
+        assert_eq!(wildcard[0].details.topic.as_deref(), Some("a.c"));
+        assert!(broker.retained_for(&me, "x", MatchPolicy::Exact).is_empty());
+    }
+
+    #[test]
+    fn a_retained_event_keeps_its_audience() {
+        let broker = broker();
+        let publisher = Fake::new(1, "user");
+        let guest = Fake::new(2, "guest");
+        let user = Fake::new(3, "user");
+        let options = PublishOptions {
+            exclude_authrole: Some(vec!["guest".into()]),
+            ..PublishOptions::default()
+        };
+        let audience = Audience {
+            publisher: Some(publisher.id),
+            options: &options,
+        };
+        broker.retain("t", payload(1), EventDetails::default(), Some(&audience));
+        let count = |s: &Fake| broker.retained_for(s, "t", MatchPolicy::Exact).len();
+        // The publisher is excluded (exclude_me defaults to true), and so
+        // are guests.
+        assert_eq!((count(&publisher), count(&guest), count(&user)), (0, 0, 1));
+    }
+
+    #[test]
+    fn the_number_of_retained_topics_is_bounded() {
+        let broker = broker();
+        let me = Fake::new(1, "user");
+        for i in 0..=MAX_RETAINED_TOPICS as u64 {
+            broker.retain(&format!("t{i}"), payload(i), EventDetails::default(), None);
+        }
+        let last = format!("t{MAX_RETAINED_TOPICS}");
+        assert!(
+            broker
+                .retained_for(&me, &last, MatchPolicy::Exact)
+                .is_empty()
+        );
+        // A topic already retained is still replaced.
+        broker.retain("t0", payload(7), EventDetails::default(), None);
+        let first = broker.retained_for(&me, "t0", MatchPolicy::Exact);
+        assert_eq!(first[0].payload, payload(7));
+    }
+}
