@@ -599,8 +599,22 @@ async fn kill_by_authid_and_kill_all_spare_the_caller() {
         a.join("meta").await;
         let b_id = b.join("meta").await;
         c.join("meta").await;
-        a.send(json!([48, 1, {}, "wamp.session.get", [b_id]])).await;
-        let details = a.expect(json!([50, 1, {}, ["*"]])).await;
+        a.send(json!([32, 1, {}, "wamp.session.on_leave"])).await;
+        let leaves = id_at(&a.expect(json!([33, 1, "<id>"])).await, 2);
+        a.send(json!([32, 2, {}, "room.left"])).await;
+        a.expect(json!([33, 2, "<id>"])).await;
+        c.send(json!([
+            48,
+            1,
+            {},
+            "wamp.session.add_testament",
+            ["room.left", ["c"]]
+        ]))
+        .await;
+        c.expect(json!([50, 1, {}])).await;
+
+        a.send(json!([48, 3, {}, "wamp.session.get", [b_id]])).await;
+        let details = a.expect(json!([50, 3, {}, ["*"]])).await;
         let authid = details.as_list().unwrap()[3].as_list().unwrap()[0]
             .as_dict()
             .unwrap()["authid"]
@@ -608,22 +622,24 @@ async fn kill_by_authid_and_kill_all_spare_the_caller() {
             .unwrap()
             .to_owned();
         a.send(
-            json!([48, 2, {}, "wamp.session.kill_by_authid", [authid], {"message": "by authid"}]),
+            json!([48, 4, {}, "wamp.session.kill_by_authid", [authid], {"message": "by authid"}]),
         )
         .await;
-        a.expect(json!([50, 2, {}, [[b_id]]])).await;
+        a.expect(json!([50, 4, {}, [[b_id]]])).await;
         b.expect(json!([6, {"message": "by authid"}, "wamp.close.killed"]))
             .await;
-        a.send(json!([48, 3, {}, "wamp.session.kill_all"])).await;
-        // `b` may still be closing: killed again or already gone.
-        let killed = a.expect(json!([50, 3, {}, ["*"]])).await;
-        let count = killed.as_list().unwrap()[3].as_list().unwrap()[0]
-            .as_u64()
-            .unwrap();
-        assert!((1..=2).contains(&count), "[{sp}] {count}");
+        b.send(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+        a.expect(json!([36, leaves, "<id>", {}, [b_id, "*", "anonymous"]]))
+            .await;
+
+        // Spec: kill_all publishes no meta events and no testaments.
+        a.send(json!([48, 5, {}, "wamp.session.kill_all"])).await;
+        a.expect(json!([50, 5, {}, [1]])).await;
         c.expect(json!([6, {}, "wamp.close.killed"])).await;
-        a.send(json!([48, 4, {}, "wamp.session.count"])).await;
-        a.expect(json!([50, 4, {}, ["*"]])).await;
+        c.send(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+        c.expect_closed().await;
+        a.send(json!([48, 6, {}, "wamp.session.count"])).await;
+        a.expect(json!([50, 6, {}, [1]])).await;
     }
 }
 

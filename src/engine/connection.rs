@@ -512,7 +512,8 @@ impl Connection {
         self.await_hello();
         open.control.close();
         self.engine.registry.remove(open.session.id());
-        let meta = open.realm.meta_api();
+        let quiet = open.control.is_quiet();
+        let meta = open.realm.meta_api() && !quiet;
         for (subscription, (topic, teardown)) in open.subscriptions {
             let events = meta && !serverwamp_protocol::uri::is_reserved(&topic.uri);
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
@@ -521,7 +522,7 @@ impl Connection {
                 pubsub::subscription_events(&open.broker, &open.session, subscription, false);
             }
         }
-        if !open.testaments.is_empty() {
+        if !open.testaments.is_empty() && !quiet {
             meta::publish_testaments(&open.session, &open.broker, open.testaments);
         }
         // A realm's retained events outlive its sessions.

@@ -124,6 +124,11 @@ impl Connection {
                         Some(w) => s.authrole() == w,
                     })
                     .map(|s| {
+                        // Spec: closing all sessions of the realm publishes
+                        // no session meta events and no testaments.
+                        if wanted.is_none() {
+                            s.inner.control.quiet();
+                        }
                         s.close(reason.clone(), message.clone());
                         id_value(s.id())
                     })
