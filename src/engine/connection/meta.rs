@@ -328,9 +328,14 @@ pub(super) fn publish_testaments(
     }
 }
 
-/// Publishes a meta event to the realm's subscribers.
+/// Publishes a meta event to the realm's subscribers on this node.
 pub(super) fn meta_event(broker: &Broker<Session>, topic: &str, args: List) {
-    broker.publish(Publication::new(topic, Payload::from_args(args)));
+    let mut publication = Publication::new(topic, Payload::from_args(args));
+    // Marked as come from the backplane, so it goes to no other node: the
+    // meta API describes this node's sessions and subscriptions (the
+    // subscription IDs are this node's), as its procedures do.
+    publication.relayed = true;
+    broker.publish(publication);
 }
 
 /// `wamp.session.on_join`'s one argument, and `wamp.session.get`'s result.
