@@ -62,13 +62,7 @@ impl Connection {
         };
         let me = open.session.clone();
         let broker = open.broker.clone();
-        let in_realm = || {
-            self.engine
-                .registry
-                .snapshot()
-                .into_iter()
-                .filter(|s| s.realm() == me.realm())
-        };
+        let in_realm = || self.engine.registry.in_realm(me.realm()).into_iter();
         let one = |value: Value| Ok((vec![value], Dict::new()));
         match procedure {
             "wamp.session.count" | "wamp.session.list" => {
