@@ -210,6 +210,41 @@ impl Application {
         }
     }
 
+    /// Publishes an event to every subscriber of `topic` in `realm`, as
+    /// [`Application::publish`] does, and keeps it as the topic's retained
+    /// event: a client that subscribes later with `get_retained: true`
+    /// gets it right after its SUBSCRIBED, marked `retained: true` (spec,
+    /// "Event Retention"). Each topic keeps its latest retained event, in
+    /// this node's memory (other nodes of a cluster get the event, not
+    /// the retention), until the application ends.
+    ///
+    /// ```
+    /// use serverwamp::Application;
+    ///
+    /// let app = Application::new();
+    /// // Whoever subscribes to `sensor.temperature` with `get_retained`
+    /// // learns the last reading at once.
+    /// app.publish_retained("realm1", "sensor.temperature", vec![21.5.into()], Default::default());
+    /// ```
+    pub fn publish_retained(
+        &self,
+        realm: &str,
+        topic: &str,
+        args: serverwamp_protocol::List,
+        kwargs: serverwamp_protocol::Dict,
+    ) -> PublishReport {
+        let config = &self.engine.config;
+        let broker = self.engine.brokers.get_or_create(
+            realm,
+            config.slow_subscribers,
+            config.relay.as_ref(),
+        );
+        let payload = serverwamp_protocol::message::Payload::new(args, kwargs);
+        broker.retain(topic, payload.clone(), Default::default(), None);
+        self.engine.brokers.pin(&broker);
+        broker.publish(Publication::new(topic, payload))
+    }
+
     /// A publication of a realm with no session on this node, ready for the
     /// other nodes of the cluster, if there are any.
     fn envelope_for_others(
@@ -390,6 +425,24 @@ impl Application {
     /// ```
     pub fn realm(&mut self, name: impl Into<String>) -> &mut Realm {
         Arc::make_mut(self.config_mut().realms.entry(name.into()).or_default())
+    }
+
+    /// Serves the WAMP meta API in every realm that does not turn it off
+    /// ([`Realm::disable_meta_api`]): `wamp.session.*` (count, list, get,
+    /// kill, testaments), `wamp.subscription.*` and their meta events.
+    ///
+    /// Off by default: the meta procedures tell a client about other
+    /// sessions and can close them. Every meta call and meta subscription
+    /// is asked of the realm's authorizer (as [`Action::Call`] or
+    /// [`Action::Subscribe`] on its `wamp.` URI), so give realms whose
+    /// clients are not all trusted an authorizer. See the
+    /// [meta API chapter](crate::guide::meta_api) of the guide.
+    ///
+    /// [`Action::Call`]: crate::auth::Action::Call
+    /// [`Action::Subscribe`]: crate::auth::Action::Subscribe
+    pub fn enable_meta_api(&mut self) -> &mut Self {
+        self.config_mut().meta_api = true;
+        self
     }
 
     /// Refuses realms that were not configured with [`Application::realm`]:

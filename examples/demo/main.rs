@@ -410,8 +410,11 @@ fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
         .add_transport_authenticator(cookie_authenticator)
         .set_ticket_authenticator(check_ticket);
     // Beyond the contract: a realm where clients publish to each other, to
-    // show (and test) the open-broker features.
-    app.realm("open").set_open_broker(true);
+    // show (and test) the open-broker features, and the WAMP meta API
+    // (sessions, subscriptions, testaments), which tells every client of
+    // the realm about the others: fine for a demo realm, not for a realm
+    // of strangers without an authorizer.
+    app.realm("open").set_open_broker(true).enable_meta_api();
     if no_default_realm {
         app.disable_default_realm();
     }

@@ -6,7 +6,9 @@
 //! broker does not know what else they are.
 
 mod envelope;
+mod meta;
 pub(crate) mod relay;
+mod retained;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +21,9 @@ use serverwamp_protocol::message::{Event, EventDetails, Message, Payload, Publis
 use serverwamp_protocol::{Codec, Id, MatchPolicy};
 
 use crate::outbound::{Outbound, SendError};
+pub(crate) use meta::SubscriptionInfo;
 pub(crate) use relay::Relay;
+use retained::Retained;
 
 /// What the broker needs of a subscriber.
 pub(crate) trait Subscriber: Clone + Send + Sync + 'static {
@@ -50,6 +54,11 @@ pub(crate) struct Broker<S> {
     realm: Arc<str>,
     /// The backplane link of a node in a cluster.
     relay: Option<Arc<Relay>>,
+    /// The retained event of each topic (spec, "Event Retention"); apart
+    /// from `state` so publications without `retain` never touch it.
+    retained: Mutex<HashMap<Arc<str>, Retained>>,
+    /// Events not retained because the realm retains its most topics.
+    retained_refused: std::sync::atomic::AtomicU64,
 }
 
 /// What a realm does with subscribers whose outbound queue is full.
@@ -124,6 +133,8 @@ struct Subscription<S> {
     subscribers: HashMap<Id, Subscribed<S>>,
     /// Its listening on the backplane, in a cluster.
     watch: Option<relay::Watch>,
+    /// When it was made, for the subscription meta API.
+    created: std::time::SystemTime,
 }
 
 /// One subscriber of a subscription.
@@ -189,6 +200,8 @@ impl<S: Subscriber> Broker<S> {
             slow,
             realm: Arc::from(realm),
             relay,
+            retained: Mutex::default(),
+            retained_refused: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -237,6 +250,7 @@ impl<S: Subscriber> Broker<S> {
                         policy,
                         subscribers: HashMap::new(),
                         watch,
+                        created: std::time::SystemTime::now(),
                     },
                 );
                 id
@@ -522,12 +536,16 @@ impl<S: Subscriber> Broker<S> {
 /// of its realm do, so realms named once do not pile up.
 pub(crate) struct Brokers<S> {
     by_realm: Mutex<HashMap<String, Weak<Broker<S>>>>,
+    /// Brokers kept while no session of their realm is open, because they
+    /// hold retained events.
+    pinned: Mutex<HashMap<String, Arc<Broker<S>>>>,
 }
 
 impl<S> Default for Brokers<S> {
     fn default() -> Self {
         Brokers {
             by_realm: Mutex::default(),
+            pinned: Mutex::default(),
         }
     }
 }
@@ -558,9 +576,22 @@ impl<S: Subscriber> Brokers<S> {
         broker
     }
 
-    /// The realm's broker, if a session of the realm is open.
+    /// The realm's broker, if a session of the realm is open (or it holds
+    /// retained events).
     pub(crate) fn get(&self, realm: &str) -> Option<Arc<Broker<S>>> {
         self.lock().get(realm).and_then(Weak::upgrade)
+    }
+
+    /// Keeps `broker` when the last session of its realm closes: it holds
+    /// retained events. Once per realm.
+    pub(crate) fn pin(&self, broker: &Arc<Broker<S>>) {
+        let mut pinned = self
+            .pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !pinned.contains_key(&*broker.realm) {
+            pinned.insert(broker.realm.to_string(), broker.clone());
+        }
     }
 }
 

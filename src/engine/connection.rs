@@ -6,6 +6,7 @@
 //! connection.
 
 mod auth;
+mod meta;
 mod pubsub;
 
 use std::collections::HashMap;
@@ -108,6 +109,8 @@ struct OpenSession {
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.
     authorized: HashMap<(crate::auth::Action, String), bool>,
+    /// What the session asked to be published when it ends (meta API).
+    testaments: Vec<meta::Testament>,
 }
 
 struct Connection {
@@ -345,6 +348,9 @@ impl Connection {
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
         };
+        if open.realm.meta_api() && call.procedure.starts_with("wamp.") {
+            return Box::pin(self.on_meta_call(call)).await;
+        }
         let handler = open.realm.procedure(&call.procedure).cloned();
         // In a cluster, a procedure without a route here may be served by
         // another node that shares it.
@@ -506,9 +512,31 @@ impl Connection {
         self.await_hello();
         open.control.close();
         self.engine.registry.remove(open.session.id());
+        let quiet = open.control.is_quiet();
+        let meta = open.realm.meta_api() && !quiet;
         for (subscription, (topic, teardown)) in open.subscriptions {
+            let events = meta && !serverwamp_protocol::uri::is_reserved(&topic.uri);
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
                 .await;
+            if events {
+                pubsub::subscription_events(&open.broker, &open.session, subscription, false);
+            }
+        }
+        if !open.testaments.is_empty() && !quiet {
+            meta::publish_testaments(&open.session, &open.broker, open.testaments);
+        }
+        // A realm's retained events outlive its sessions.
+        if open.broker.has_retained() {
+            self.engine.brokers.pin(&open.broker);
+        }
+        if meta {
+            let session = &open.session;
+            let args = vec![
+                meta::id_value(session.id()),
+                Value::Str(session.authid().to_owned()),
+                Value::Str(session.authrole().to_owned()),
+            ];
+            meta::meta_event(&open.broker, "wamp.session.on_leave", args);
         }
         let cx = SessionContext {
             session: open.session,
@@ -521,8 +549,8 @@ impl Connection {
 }
 
 /// The roles and features this router announces in WELCOME: exactly what
-/// it implements.
-fn router_roles() -> Dict {
+/// it implements, the meta API's features in realms that serve it.
+fn router_roles(meta_api: bool) -> Dict {
     let role = |features: &[&str]| {
         let features: Dict = features
             .iter()
@@ -532,20 +560,23 @@ fn router_roles() -> Dict {
         role.insert("features".to_owned(), Value::Dict(features));
         Value::Dict(role)
     };
+    let mut broker = vec![
+        "pattern_based_subscription",
+        "publisher_exclusion",
+        "publisher_identification",
+        "subscriber_blackwhite_listing",
+        "event_retention",
+    ];
+    let mut dealer = vec!["progressive_call_results", "call_canceling", "call_timeout"];
+    if meta_api {
+        // Spec: the session meta API is announced by both roles; the
+        // testament meta API by the dealer.
+        broker.extend(["session_meta_api", "subscription_meta_api"]);
+        dealer.extend(["session_meta_api", "testament_meta_api"]);
+    }
     let mut roles = Dict::new();
-    roles.insert(
-        "broker".to_owned(),
-        role(&[
-            "pattern_based_subscription",
-            "publisher_exclusion",
-            "publisher_identification",
-            "subscriber_blackwhite_listing",
-        ]),
-    );
-    roles.insert(
-        "dealer".to_owned(),
-        role(&["progressive_call_results", "call_canceling", "call_timeout"]),
-    );
+    roles.insert("broker".to_owned(), role(&broker));
+    roles.insert("dealer".to_owned(), role(&dealer));
     roles
 }
 

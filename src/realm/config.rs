@@ -51,6 +51,8 @@ pub(crate) struct AppConfig {
     pub(crate) backplane_prefix: String,
     /// The procedures this node serves to the others of its cluster.
     pub(crate) shared_procedures: Vec<String>,
+    /// Whether realms that do not decide serve the WAMP meta API.
+    pub(crate) meta_api: bool,
 }
 
 impl Default for AppConfig {
@@ -77,6 +79,7 @@ impl Default for AppConfig {
             relay: None,
             backplane_prefix: crate::backplane::subject::DEFAULT_PREFIX.to_owned(),
             shared_procedures: Vec::new(),
+            meta_api: false,
         }
     }
 }
@@ -89,6 +92,9 @@ pub struct Realm {
     pub(crate) rpc_handler: Option<BoxedHandler<OnCall>>,
     pub(crate) topics: TopicTable,
     pub(crate) open_broker: bool,
+    /// Whether this realm serves the WAMP meta API (`None`: as the
+    /// application decides).
+    pub(crate) meta_api: Option<bool>,
     /// What this realm sets itself; the rest it inherits.
     pub(crate) auth: RealmAuth,
 }
@@ -120,6 +126,25 @@ impl Realm {
     /// black/white listing as the spec defines them.
     pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
         self.open_broker = open;
+        self
+    }
+
+    /// Serves the WAMP meta API in this realm: the session, subscription
+    /// and testament meta procedures and the session and subscription meta
+    /// events, each call and subscription asked of the realm's authorizer
+    /// first. Off unless enabled here or for every realm with
+    /// [`Application::enable_meta_api`](crate::Application::enable_meta_api).
+    /// See the [meta API chapter](crate::guide::meta_api) of the guide.
+    pub fn enable_meta_api(&mut self) -> &mut Self {
+        self.meta_api = Some(true);
+        self
+    }
+
+    /// Keeps the meta API off in this realm even when
+    /// [`Application::enable_meta_api`](crate::Application::enable_meta_api)
+    /// turned it on for every realm.
+    pub fn disable_meta_api(&mut self) -> &mut Self {
+        self.meta_api = Some(false);
         self
     }
 

@@ -19,6 +19,8 @@ pub(crate) struct RealmView {
     realm: Option<Arc<Realm>>,
     authentication: Arc<Authentication>,
     authorization: Option<Authorization>,
+    /// Whether the realm serves the meta API.
+    meta_api: bool,
 }
 
 impl RealmView {
@@ -36,12 +38,17 @@ impl RealmView {
             Some(realm) => realm.auth.over(&config.auth),
             None => config.auth.clone(),
         };
+        let meta_api = realm
+            .as_ref()
+            .and_then(|r| r.meta_api)
+            .unwrap_or(config.meta_api);
         Some(RealmView {
             name: Arc::from(name),
             config: config.clone(),
             realm,
             authentication: auth.authentication.unwrap_or_default(),
             authorization: auth.authorization,
+            meta_api,
         })
     }
 
@@ -91,6 +98,11 @@ impl RealmView {
             .as_ref()
             .and_then(|r| r.topics.publish.lookup(topic))
             .or_else(|| self.config.topics.publish.lookup(topic))
+    }
+
+    /// Whether the realm serves the WAMP meta API.
+    pub(crate) fn meta_api(&self) -> bool {
+        self.meta_api
     }
 
     /// Whether clients may subscribe to any topic and publish to each

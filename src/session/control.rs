@@ -13,6 +13,9 @@ pub(crate) struct ControlSlot {
     closed: AtomicBool,
     /// Wakes those waiting for the session to end.
     ended: tokio::sync::Notify,
+    /// Set when `wamp.session.kill_all` closes the session: its end
+    /// publishes no meta events and no testaments.
+    quiet: AtomicBool,
 }
 
 impl ControlSlot {
@@ -63,6 +66,16 @@ impl ControlSlot {
         if !self.is_closed() {
             ended.await;
         }
+    }
+
+    /// Makes the session's end publish no meta events and no testaments.
+    pub(crate) fn quiet(&self) {
+        self.quiet.store(true, Ordering::Release);
+    }
+
+    /// Whether the session's end is to be quiet.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

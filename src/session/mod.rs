@@ -146,6 +146,24 @@ impl Session {
     }
 
     /// Publishes an event to every subscriber of `topic` in this session's
+    /// realm, as [`Session::publish`] does, and keeps it as the topic's
+    /// retained event: a client that subscribes later with
+    /// `get_retained: true` gets it right after its SUBSCRIBED, marked
+    /// `retained: true` (spec, "Event Retention"). Each topic keeps its
+    /// latest retained event, in this node's memory, until the
+    /// application ends.
+    pub fn publish_retained(&self, topic: &str, args: List, kwargs: Dict) -> PublishReport {
+        match self.inner.broker.upgrade() {
+            Some(broker) => {
+                let payload = Payload::new(args, kwargs);
+                broker.retain(topic, payload.clone(), Default::default(), None);
+                broker.publish(Publication::new(topic, payload))
+            }
+            None => PublishReport::nobody(),
+        }
+    }
+
+    /// Publishes an event to every subscriber of `topic` in this session's
     /// realm, waiting for room in the outbound queue of each subscriber
     /// whose queue is full.
     ///

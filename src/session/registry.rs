@@ -48,6 +48,15 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// The open sessions of one realm.
+    pub(crate) fn in_realm(&self, realm: &str) -> Vec<Session> {
+        self.lock()
+            .values()
+            .filter(|s| s.realm() == realm)
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn get(&self, id: Id) -> Option<Session> {
         self.lock().get(&id).cloned()
     }

@@ -246,7 +246,7 @@ impl Connection {
             session: id,
             details: WelcomeDetails {
                 realm: Some(hello.realm),
-                roles: Some(router_roles()),
+                roles: Some(router_roles(realm.meta_api())),
                 agent: Some(AGENT.to_owned()),
                 authid: Some(details.authid),
                 authrole: Some(details.authrole),
@@ -257,6 +257,14 @@ impl Connection {
             },
         });
         self.outbound.send_message(&welcome).await;
+        if realm.meta_api() {
+            let details = super::meta::session_details(&session);
+            super::meta::meta_event(
+                &broker,
+                "wamp.session.on_join",
+                vec![serverwamp_protocol::Value::Dict(details)],
+            );
+        }
         self.arm_idle();
         self.phase = Phase::Open(OpenSession {
             session,
@@ -265,6 +273,7 @@ impl Connection {
             broker,
             subscriptions: HashMap::new(),
             authorized: HashMap::new(),
+            testaments: Vec::new(),
         });
         Flow::Continue
     }

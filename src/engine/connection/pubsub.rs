@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::{
-    EventDetails, Message, MessageType, Payload, Publish, Published, Subscribe, Subscribed,
+    Event, EventDetails, Message, MessageType, Payload, Publish, Published, Subscribe, Subscribed,
     Unsubscribe, Unsubscribed,
 };
+use serverwamp_protocol::uri::is_reserved;
 use serverwamp_protocol::well_known::error;
-use serverwamp_protocol::{Id, MatchPolicy};
+use serverwamp_protocol::{Id, MatchPolicy, Value};
 
 use super::auth::not_authorized;
+use super::meta::id_value;
 use super::{Connection, Flow, Phase};
 use crate::WampError;
 use crate::auth::Action;
@@ -56,7 +58,9 @@ impl Connection {
         let route = open.realm.subscribe_route(&subscribe.topic).cloned();
         let open_broker = open.realm.is_open_broker();
         let admitters = &self.config.subscribe_handlers;
-        if route.is_none() && !open_broker && admitters.is_empty() {
+        // In a realm serving the meta API, its `wamp.` topics are served.
+        let meta = open.realm.meta_api() && is_reserved(&subscribe.topic);
+        if route.is_none() && !open_broker && admitters.is_empty() && !meta {
             let err = WampError::new(error::NOT_AUTHORIZED).arg(format!(
                 "no subscriptions to {:?} are served",
                 subscribe.topic
@@ -65,6 +69,8 @@ impl Connection {
             return Flow::Continue;
         }
         let held = open.subscriptions.len();
+        let meta_events = open.realm.meta_api() && !is_reserved(&subscribe.topic);
+        let get_retained = subscribe.options.get_retained == Some(true);
         let (subscription, added) = broker.subscribe(&session, &subscribe.topic, policy);
         if !added {
             // Spec: a repeated SUBSCRIBE gets the existing subscription.
@@ -115,7 +121,23 @@ impl Connection {
             crate::broker::relay::Watch::ready(readiness).await;
         }
         self.send_subscribed(request, subscription).await;
+        if get_retained {
+            // Spec, "Event Retention": the retained event right after
+            // SUBSCRIBED, before anything published since.
+            for retained in broker.retained_for(&session, &topic.uri, policy) {
+                let event = Message::Event(Event {
+                    subscription,
+                    publication: random_id(),
+                    details: retained.details,
+                    payload: retained.payload,
+                });
+                self.outbound.send_message(&event).await;
+            }
+        }
         broker.activate(subscription, session.id());
+        if meta_events {
+            subscription_events(&broker, &session, subscription, true);
+        }
         if let Phase::Open(open) | Phase::Closing(open, _) = &mut self.phase {
             open.subscriptions.insert(subscription, (topic, teardown));
         }
@@ -144,8 +166,12 @@ impl Connection {
             return Flow::Continue;
         };
         let (session, broker) = (open.session.clone(), open.broker.clone());
+        let meta = open.realm.meta_api() && !is_reserved(&topic.uri);
         self.end_subscription(&session, &broker, unsubscribe.subscription, topic, teardown)
             .await;
+        if meta {
+            subscription_events(&broker, &session, unsubscribe.subscription, false);
+        }
         let message = Message::Unsubscribed(Unsubscribed {
             request: unsubscribe.request,
         });
@@ -203,12 +229,19 @@ impl Connection {
             }
             cx.publish_options = Some(Arc::new(publish.options));
             handler.call(cx, "publish").await.map(|()| random_id())
+        } else if open_broker && open.realm.meta_api() && is_reserved(&publish.topic) {
+            // Meta events come from the router alone.
+            Err(not_authorized(Action::Publish, &publish.topic))
         } else if open_broker {
             let details = disclosed_details(&session, &publish);
             let audience = Audience {
                 publisher: Some(session.id()),
                 options: &publish.options,
             };
+            if publish.options.retain == Some(true) {
+                let payload = publish.payload.clone();
+                broker.retain(&publish.topic, payload, details.clone(), Some(&audience));
+            }
             let report = broker.publish(Publication {
                 topic: &publish.topic,
                 payload: publish.payload.clone(),
@@ -239,6 +272,36 @@ impl Connection {
             }
         }
         Flow::Continue
+    }
+}
+
+/// The subscription meta events of a session added to (`added`) or removed
+/// from a subscription: `on_create` before `on_subscribe` for the first
+/// subscriber, `on_delete` after `on_unsubscribe` for the last (spec,
+/// "Subscription Meta API"). Not for the meta topics themselves.
+pub(super) fn subscription_events(
+    broker: &Broker<Session>,
+    session: &Session,
+    subscription: Id,
+    added: bool,
+) {
+    let ids = || vec![id_value(session.id()), id_value(subscription)];
+    let info = broker.subscription(subscription);
+    if added {
+        let first = broker
+            .subscribers(subscription)
+            .is_some_and(|s| s.len() == 1);
+        if let (true, Some(info)) = (first, &info) {
+            let details = Value::Dict(super::meta::subscription_details(info));
+            let args = vec![id_value(session.id()), details];
+            super::meta::meta_event(broker, "wamp.subscription.on_create", args);
+        }
+        super::meta::meta_event(broker, "wamp.subscription.on_subscribe", ids());
+    } else {
+        super::meta::meta_event(broker, "wamp.subscription.on_unsubscribe", ids());
+        if info.is_none() {
+            super::meta::meta_event(broker, "wamp.subscription.on_delete", ids());
+        }
     }
 }
 
