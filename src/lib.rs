@@ -12,6 +12,7 @@ pub mod handler;
 pub mod harness;
 pub mod lifecycle;
 mod link;
+mod observe;
 mod outbound;
 pub mod pubsub;
 mod realm;
