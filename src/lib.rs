@@ -3,6 +3,8 @@
 mod application;
 pub mod auth;
 pub mod backplane;
+#[cfg(feature = "axum")]
+pub mod bridge;
 mod broker;
 mod engine;
 pub mod guide;

@@ -546,7 +546,12 @@ async fn main() -> std::io::Result<()> {
         .route("/", get(page))
         .route("/health", get(|| async { "ok" }))
         .route("/stats", get(move || http_stats(stats_app.clone())))
-        .route("/metrics", get(move || http_metrics(metrics.clone())));
+        .route("/metrics", get(move || http_metrics(metrics.clone())))
+        // Beyond the contract: calls and publications over plain HTTP POST.
+        .nest(
+            "/bridge",
+            serverwamp::bridge::HttpBridge::new(&app).router(),
+        );
     let server = Server::new(app.clone(), ServeOptions::new().fallback(router));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
