@@ -446,7 +446,7 @@ impl Caller {
                     .arg(format!("{realm_name:?} is not a valid realm name")),
             ));
         }
-        let Some(realm) = RealmView::resolve(config, &realm_name) else {
+        let Some(realm) = bridge.engine.resolve_realm(&realm_name) else {
             return Err(Failure::new(
                 WampError::new(error::NO_SUCH_REALM).arg(format!("no realm named {realm_name:?}")),
             ));

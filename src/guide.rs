@@ -11,7 +11,7 @@
 //! 5. [Canceling and timeouts](canceling_and_timeouts): calls that end early.
 //! 6. [Events and topic routes](events): subscriptions, publishing, slow subscribers.
 //! 7. [Sessions](sessions): per-session data, open and close handlers, the connection.
-//! 8. [Realms and the default realm](realms): what a realm inherits.
+//! 8. [Realms and the default realm](realms): what a realm inherits, realms made on demand.
 //! 9. [Authentication](authentication): transport, ticket, WAMP-CRA, WAMP-SCRAM, cryptosign, custom; with client code.
 //! 10. [Authorization](authorization): who may call, subscribe and publish what.
 //! 11. [Serving](serving): axum, hyper, RawSocket, TLS, one port.

@@ -51,6 +51,8 @@ pub(crate) struct AppConfig {
     pub(crate) backplane_prefix: String,
     /// The procedures this node serves to the others of its cluster.
     pub(crate) shared_procedures: Vec<String>,
+    /// Makes realms that are not configured, on demand.
+    pub(crate) realm_factory: Option<super::RealmFactory>,
 }
 
 impl Default for AppConfig {
@@ -77,6 +79,7 @@ impl Default for AppConfig {
             relay: None,
             backplane_prefix: crate::backplane::subject::DEFAULT_PREFIX.to_owned(),
             shared_procedures: Vec::new(),
+            realm_factory: None,
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct Realm {
     pub(crate) open_broker: bool,
     /// What this realm sets itself; the rest it inherits.
     pub(crate) auth: RealmAuth,
+    /// What runs when a realm made by the realm factory is torn down.
+    pub(crate) teardown: Option<super::dynamic::RealmTeardown>,
 }
 
 impl Realm {
@@ -99,6 +104,12 @@ impl Realm {
     }
 
     auth_builder_methods!(auth_mut);
+
+    /// An empty realm, for a [realm factory](crate::Application::set_realm_factory)
+    /// to fill; configured realms come from [`Application::realm`](crate::Application::realm).
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Adds procedures that only this realm serves (besides the
     /// application's).
@@ -120,6 +131,17 @@ impl Realm {
     /// black/white listing as the spec defines them.
     pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
         self.open_broker = open;
+        self
+    }
+
+    /// Runs `teardown` with the realm's name when this realm, made by the
+    /// application's [realm factory](crate::Application::set_realm_factory),
+    /// is torn down: once its last session has ended. It runs where that
+    /// session ended, so it must not block; spawn a task for slow work.
+    /// Realms configured with [`Application::realm`](crate::Application::realm)
+    /// live as long as the application and never run it.
+    pub fn on_teardown(&mut self, teardown: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
+        self.teardown = Some(std::sync::Arc::new(teardown));
         self
     }
 

@@ -46,7 +46,7 @@ impl Connection {
     pub(super) async fn on_hello(&mut self, hello: Hello) -> Flow {
         self.hello_deadline = None;
         tracing::Span::current().record("realm", hello.realm.as_str());
-        let Some(realm) = RealmView::resolve(&self.config, &hello.realm) else {
+        let Some(realm) = self.engine.resolve_realm(&hello.realm) else {
             let message = format!("no realm named {:?}", hello.realm);
             self.abort(error::NO_SUCH_REALM, message).await;
             return Flow::Stop;
