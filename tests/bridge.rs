@@ -301,3 +301,42 @@ async fn publications_reach_subscribers() {
         (403, &json!("wamp.error.not_authorized"))
     );
 }
+
+#[tokio::test]
+async fn a_request_holds_a_realm_made_on_demand_for_its_duration() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let made = Arc::new(AtomicUsize::new(0));
+    let torn_down = Arc::new(AtomicUsize::new(0));
+    let mut app = app();
+    app.disable_default_realm();
+    let (m, t) = (made.clone(), torn_down.clone());
+    app.set_realm_factory(move |name: &str| {
+        let tenant = name.strip_prefix("tenant.")?.to_owned();
+        m.fetch_add(1, Ordering::SeqCst);
+        let mut routes = RpcRouteSet::new();
+        routes.route("tenant.name", move || std::future::ready(tenant.clone()));
+        let mut realm = serverwamp::Realm::new();
+        realm.add_routes(routes);
+        let t = t.clone();
+        realm.on_teardown(move |_| {
+            t.fetch_add(1, Ordering::SeqCst);
+        });
+        Some(realm)
+    });
+    let addr = serve(&app).await;
+    let (status, body) = post(addr, "/bridge/call/tenant.name?realm=tenant.acme", &[], "").await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"args": ["acme"], "kwargs": {}}))
+    );
+    assert_eq!(made.load(Ordering::SeqCst), 1);
+    assert_eq!(torn_down.load(Ordering::SeqCst), 1);
+    assert_eq!(app.dynamic_realm_count(), 0);
+    let (status, body) = post(addr, "/bridge/call/tenant.name?realm=elsewhere", &[], "").await;
+    assert_eq!(
+        (status, &body["error"]),
+        (404, &json!("wamp.error.no_such_realm"))
+    );
+}
