@@ -34,6 +34,8 @@ fn app() -> Application {
     });
     let mut app = Application::new();
     app.add_routes(math);
+    app.set_outbound_queue_limit(16 * 1024);
+    app.realm("open").set_open_broker(true);
     app.realm("tickets")
         .set_ticket_authenticator(|_s: NewSession, ticket: String| async move {
             (ticket == "secret123").then(|| Authenticated::anonymous().authid("alice"))
@@ -158,4 +160,27 @@ async fn counts_sessions_calls_errors_and_auth_failures() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(gauge(&read(&snapshotter), "serverwamp_sessions{}"), 0.0);
+
+    // Events dropped for a subscriber that reads nothing: exactly those
+    // the publications reported.
+    let mut subscriber = Client::connect(&app, "wamp.2.json").await;
+    subscriber.join("open").await;
+    subscriber.send(json!([32, 1, {}, "news"])).await;
+    subscriber.expect(json!([33, 1, "<id>"])).await;
+    let mut dropped = 0;
+    for i in 0..2_000 {
+        let report = app.publish(
+            "open",
+            "news",
+            vec![i.into(), "x".repeat(200).into()],
+            Default::default(),
+        );
+        dropped += report.dropped;
+    }
+    assert!(dropped > 0, "the queue never filled");
+    let metrics = read(&snapshotter);
+    assert_eq!(
+        counter(&metrics, "serverwamp_events_dropped_total{}"),
+        u64::try_from(dropped).expect("a count")
+    );
 }
