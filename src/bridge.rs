@@ -57,7 +57,8 @@ const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Each request is one short-lived session of its realm: authenticated by
 /// the realm's transport authenticators (cookies, headers, the peer's
 /// address) or, for realms with ticket authentication, by an
-/// `Authorization: Ticket <authid>:<ticket>` header; asked of the realm's
+/// `Authorization: Ticket <authid>:<ticket>` header (or HTTP Basic with the
+/// authid and ticket); asked of the realm's
 /// authorizer; and served by the same handler a WAMP client's CALL would
 /// reach.
 #[derive(Clone, Debug)]
@@ -370,14 +371,23 @@ async fn authorize(caller: &Caller, action: Action, uri: &str) -> Result<(), Fai
     }
 }
 
-/// `Authorization: Ticket <authid>:<ticket>`: the authid and ticket.
+/// `Authorization: Ticket <authid>:<ticket>`, or HTTP Basic with the
+/// authid as user name and the ticket as password: the authid and ticket.
 fn ticket_credentials(headers: &http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("ticket") {
+    let pair = if scheme.eq_ignore_ascii_case("ticket") {
+        rest.trim().to_owned()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        String::from_utf8(decoded).ok()?
+    } else {
         return None;
-    }
-    let (authid, ticket) = rest.trim().split_once(':')?;
+    };
+    let (authid, ticket) = pair.split_once(':')?;
     Some((authid.to_owned(), ticket.to_owned()))
 }
 
@@ -629,6 +639,20 @@ mod tests {
             ticket_credentials(&headers),
             Some(("alice".to_owned(), "sec:ret".to_owned()))
         );
+        // alice:secret123
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Basic YWxpY2U6c2VjcmV0MTIz"),
+        );
+        assert_eq!(
+            ticket_credentials(&headers),
+            Some(("alice".to_owned(), "secret123".to_owned()))
+        );
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Basic !!!"),
+        );
+        assert_eq!(ticket_credentials(&headers), None);
         headers.insert(
             http::header::AUTHORIZATION,
             http::HeaderValue::from_static("Bearer xyz"),

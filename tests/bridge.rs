@@ -247,6 +247,15 @@ async fn the_realms_authentication_and_authorizer_apply() {
         body["kwargs"],
         json!({"authid": "alice", "realm": "tickets"})
     );
+    // HTTP Basic, alice:secret123.
+    let (status, body) = post(
+        addr,
+        "/bridge/call/whoami?realm=tickets",
+        &[("Authorization", "Basic YWxpY2U6c2VjcmV0MTIz")],
+        "",
+    )
+    .await;
+    assert_eq!((status, &body["kwargs"]["authid"]), (200, &json!("alice")));
 
     // Cookie realm with an authorizer.
     let (status, body) = post(addr, "/bridge/call/whoami?realm=cookies", &[], "").await;
