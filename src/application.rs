@@ -445,6 +445,51 @@ impl Application {
         self
     }
 
+    /// Makes realms on demand: a HELLO (or an HTTP bridge request) for a
+    /// realm that was not configured with [`Application::realm`] asks
+    /// `factory` first, before the default realm applies. A realm it
+    /// returns is served, and shared by every session that names it, while
+    /// it has sessions; once the last one has ended it is dropped (its
+    /// [`Realm::on_teardown`] runs), and a later HELLO asks the factory
+    /// again. `None` falls back to the default realm, or ABORT
+    /// `wamp.error.no_such_realm` when that is disabled.
+    ///
+    /// The realm inherits the application's procedures, topics,
+    /// authentication and authorizer as a configured realm does. The
+    /// factory runs during HELLO, so it must be quick: look tenants up in
+    /// memory (a panicking factory counts as `None`).
+    ///
+    /// ```
+    /// use serverwamp::{Application, Realm};
+    /// use serverwamp::rpc::RpcRouteSet;
+    ///
+    /// let mut app = Application::new();
+    /// app.disable_default_realm();
+    /// app.set_realm_factory(|name: &str| {
+    ///     let tenant = name.strip_prefix("tenant.")?.to_owned();
+    ///     let mut routes = RpcRouteSet::new();
+    ///     let who = tenant.clone();
+    ///     routes.route("tenant.name", move || std::future::ready(who.clone()));
+    ///     let mut realm = Realm::default();
+    ///     realm.add_routes(routes);
+    ///     realm.on_teardown(move |_| println!("tenant {tenant} has no sessions left"));
+    ///     Some(realm)
+    /// });
+    /// ```
+    pub fn set_realm_factory(
+        &mut self,
+        factory: impl Fn(&str) -> Option<Realm> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.config_mut().realm_factory = Some(Arc::new(factory));
+        self
+    }
+
+    /// How many realms made by the [realm factory](Application::set_realm_factory)
+    /// are in use now.
+    pub fn dynamic_realm_count(&self) -> usize {
+        self.engine.dynamic.len()
+    }
+
     /// Refuses realms that were not configured with [`Application::realm`]:
     /// their HELLO gets ABORT `wamp.error.no_such_realm`.
     pub fn disable_default_realm(&mut self) -> &mut Self {

@@ -11,16 +11,17 @@
 //! 5. [Canceling and timeouts](canceling_and_timeouts): calls that end early.
 //! 6. [Events and topic routes](events): subscriptions, publishing, slow subscribers.
 //! 7. [Sessions](sessions): per-session data, open and close handlers, the connection.
-//! 8. [Realms and the default realm](realms): what a realm inherits.
+//! 8. [Realms and the default realm](realms): what a realm inherits, realms made on demand.
 //! 9. [Authentication](authentication): transport, ticket, WAMP-CRA, WAMP-SCRAM, cryptosign, custom; with client code.
 //! 10. [Authorization](authorization): who may call, subscribe and publish what.
 //! 11. [Serving](serving): axum, hyper, RawSocket, TLS, one port.
-//! 12. [Limits and deadlines](limits): what one client may hold, and for how long.
-//! 13. [Observability](observability): log events, counters, sessions.
-//! 14. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
-//! 15. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
-//! 16. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
-//! 17. [The meta API](meta_api): sessions and subscriptions asked about, testaments, retained events.
+//! 12. [The HTTP bridge](http_bridge): calls and publications over plain HTTP POST, with the same handlers and authentication.
+//! 13. [Limits and deadlines](limits): what one client may hold, and for how long.
+//! 14. [Observability](observability): log events, spans, metrics, counters, sessions.
+//! 15. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
+//! 16. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
+//! 17. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
+//! 18. [The meta API](meta_api): sessions and subscriptions asked about, testaments, retained events.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
 pub mod getting_started {}
@@ -54,6 +55,10 @@ pub mod authorization {}
 
 #[doc = include_str!("../docs/guide/serving.md")]
 pub mod serving {}
+
+#[doc = include_str!("../docs/guide/http-bridge.md")]
+#[cfg(feature = "axum")]
+pub mod http_bridge {}
 
 #[doc = include_str!("../docs/guide/limits.md")]
 pub mod limits {}

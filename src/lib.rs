@@ -3,6 +3,8 @@
 mod application;
 pub mod auth;
 pub mod backplane;
+#[cfg(feature = "axum")]
+pub mod bridge;
 mod broker;
 mod engine;
 pub mod guide;
@@ -12,6 +14,7 @@ pub mod handler;
 pub mod harness;
 pub mod lifecycle;
 mod link;
+mod observe;
 mod outbound;
 pub mod pubsub;
 mod realm;

@@ -445,6 +445,18 @@ async fn http_stats(app: Application) -> axum::response::Response {
     ))
 }
 
+/// `GET /metrics` (beyond the contract): the library's metrics (built with
+/// the `metrics` feature) in Prometheus' text format, rendered from the
+/// recorder installed at start; no listener of the exporter's own.
+async fn http_metrics(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+) -> axum::response::Response {
+    axum::response::IntoResponse::into_response((
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    ))
+}
+
 /// Joins the cluster the command line names, if any.
 async fn join_cluster(app: &mut Application, options: &Options) -> std::io::Result<()> {
     if let Some(url) = &options.nats {
@@ -521,6 +533,9 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let options = Options::parse();
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(std::io::Error::other)?;
     let cluster = Cluster::default();
     let mut app = application(options.no_default_realm, &cluster);
     join_cluster(&mut app, &options).await?;
@@ -533,7 +548,13 @@ async fn main() -> std::io::Result<()> {
     let router = Router::new()
         .route("/", get(page))
         .route("/health", get(|| async { "ok" }))
-        .route("/stats", get(move || http_stats(stats_app.clone())));
+        .route("/stats", get(move || http_stats(stats_app.clone())))
+        .route("/metrics", get(move || http_metrics(metrics.clone())))
+        // Beyond the contract: calls and publications over plain HTTP POST.
+        .nest(
+            "/bridge",
+            serverwamp::bridge::HttpBridge::new(&app).router(),
+        );
     let server = Server::new(app.clone(), ServeOptions::new().fallback(router));
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;

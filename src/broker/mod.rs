@@ -513,6 +513,7 @@ impl<S: Subscriber> Broker<S> {
     /// lost events) and, when the session is `slow` (full past the timeout)
     /// under [`SlowSubscriberPolicy::CloseSession`], closes it.
     fn drop_event(&self, session: &S, slow: bool) {
+        crate::observe::event_dropped();
         let dropped = session.note_dropped_event();
         if dropped.is_power_of_two() {
             tracing::warn!(

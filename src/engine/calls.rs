@@ -80,6 +80,7 @@ impl Calls {
             // The handler runs on unseen; the caller is answered now.
             CancelMode::Skip => {
                 if state.claim_answer() {
+                    crate::observe::call_error(error::CANCELED);
                     outbound
                         .send_message(&WampError::new(error::CANCELED).to_call_error(request))
                         .await;
@@ -90,6 +91,7 @@ impl Calls {
             // The caller is answered now and the handler dropped.
             CancelMode::KillNoWait => {
                 if state.claim_answer() {
+                    crate::observe::call_error(error::CANCELED);
                     outbound
                         .send_message(&WampError::new(error::CANCELED).to_call_error(request))
                         .await;
@@ -137,7 +139,10 @@ pub(crate) async fn run_call(
     }
     let message = match outcome {
         Ok(result) => result.into_message(request, false),
-        Err(err) => err.to_call_error(request),
+        Err(err) => {
+            crate::observe::call_error(&err.uri);
+            err.to_call_error(request)
+        }
     };
     let bytes = match outbound.encode(&message) {
         Ok(bytes) => bytes,

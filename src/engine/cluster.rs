@@ -316,6 +316,7 @@ async fn serve(
         }
         Err(error) => tracing::warn!(%error, "an answer to another node cannot be encoded"),
     };
+    crate::observe::call();
     let shared = config.shared_procedures.contains(&call.procedure);
     let realm = RealmView::resolve(config, &call.realm);
     let handler = realm
@@ -327,6 +328,7 @@ async fn serve(
             "no node serves {:?} to the cluster in realm {:?}",
             call.procedure, call.realm
         ));
+        crate::observe::call_error(&err.uri);
         answer(&err.to_call_error(request));
         return;
     };

@@ -19,6 +19,7 @@ use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::Engine;
 use super::calls::{Calls, run_call};
@@ -73,11 +74,21 @@ pub(super) async fn run<R: FrameReader, W: FrameWriter>(
         idle: None,
     };
     conn.await_hello();
+    // One span per connection: its sessions record their realm, ID and
+    // authid in it once known (`on_hello`, `open_session`), and every
+    // call's span is its child.
+    let span = tracing::info_span!(
+        "session",
+        realm = tracing::field::Empty,
+        session = tracing::field::Empty,
+        authid = tracing::field::Empty,
+    );
     let session = async move {
         conn.serve(&mut reader).await;
         Box::pin(conn.end_session()).await;
         let _ = stop_writer.send(());
-    };
+    }
+    .instrument(span);
     tokio::join!(session, writer);
 }
 
@@ -320,6 +331,7 @@ impl Connection {
 
     async fn on_call(&mut self, call: Call) -> Flow {
         let request = call.request;
+        crate::observe::call();
         if self.calls.is_running(request) {
             let message = format!("CALL.Request {request} is already used by a running call");
             return self.protocol_violation(&message).await;
@@ -330,20 +342,14 @@ impl Connection {
             let err = WampError::new(Limits::TOO_MANY_CALLS).arg(format!(
                 "this session already has {limit} calls running, the most it may"
             ));
-            self.outbound
-                .send_message(&err.to_call_error(request))
-                .await;
-            return Flow::Continue;
+            return self.refuse_call(request, &err).await;
         }
         if !self
             .authorize(crate::auth::Action::Call, &call.procedure)
             .await
         {
             let err = auth::not_authorized(crate::auth::Action::Call, &call.procedure);
-            self.outbound
-                .send_message(&err.to_call_error(request))
-                .await;
-            return Flow::Continue;
+            return self.refuse_call(request, &err).await;
         }
         let Phase::Open(open) = &self.phase else {
             return Flow::Continue;
@@ -360,19 +366,13 @@ impl Connection {
                 "no procedure is registered for {:?}",
                 call.procedure
             ));
-            self.outbound
-                .send_message(&err.to_call_error(request))
-                .await;
-            return Flow::Continue;
+            return self.refuse_call(request, &err).await;
         }
         let (args, kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
                 let err = WampError::invalid_argument("payload passthru mode is not supported");
-                self.outbound
-                    .send_message(&err.to_call_error(request))
-                    .await;
-                return Flow::Continue;
+                return self.refuse_call(request, &err).await;
             }
         };
         let state = Arc::new(CallState::default());
@@ -383,6 +383,11 @@ impl Connection {
             options: call.options,
         };
         let timeout = request_info.timeout();
+        // A debug span: at info, with a subscriber that records spans (the
+        // demo's fmt), one per call cost 10-20 % of the demo's calls per
+        // second; the session span, once per connection, costs nothing.
+        let span =
+            tracing::debug_span!("call", procedure = %request_info.procedure, request = %request);
         let handler_future = match (handler, relay) {
             (Some(handler), _) => {
                 let progress = Progress::new(receive_progress.then(|| ProgressTarget {
@@ -409,10 +414,7 @@ impl Connection {
                         "no procedure is registered for {:?}",
                         request_info.procedure
                     ));
-                    self.outbound
-                        .send_message(&err.to_call_error(request))
-                        .await;
-                    return Flow::Continue;
+                    return self.refuse_call(request, &err).await;
                 };
                 Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
             }
@@ -427,7 +429,9 @@ impl Connection {
             timeout,
         );
         // Boxed here so the connection's own future stays small.
-        self.calls.start(request, state, Box::pin(work)).await;
+        self.calls
+            .start(request, state, Box::pin(work.instrument(span)))
+            .await;
         Flow::Continue
     }
 
@@ -479,6 +483,15 @@ impl Connection {
         Flow::Continue
     }
 
+    /// Answers a CALL with `err` before any handler runs.
+    async fn refuse_call(&mut self, request: Id, err: &WampError) -> Flow {
+        crate::observe::call_error(&err.uri);
+        self.outbound
+            .send_message(&err.to_call_error(request))
+            .await;
+        Flow::Continue
+    }
+
     /// Answers a request this router does not serve with an ERROR.
     async fn refuse(&mut self, request_type: MessageType, request: Id, uri: &str) -> Flow {
         let message = Message::error(request_type, request, uri, Payload::default());
@@ -511,6 +524,7 @@ impl Connection {
         self.idle = None;
         self.await_hello();
         open.control.close();
+        crate::observe::session_closed();
         self.engine.registry.remove(open.session.id());
         let quiet = open.control.is_quiet();
         let meta = open.realm.meta_api() && !quiet;

@@ -36,6 +36,8 @@ pub struct Engine {
     pub(crate) brokers: Arc<Brokers<Session>>,
     pub(crate) stats: Arc<Counters>,
     pub(crate) admissions: Arc<admission::Admissions>,
+    /// The realms the realm factory made that are in use.
+    pub(crate) dynamic: Arc<crate::realm::DynamicRealms>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -50,6 +52,13 @@ impl Engine {
     /// Who may open WebSocket sessions with ambient credentials.
     pub(crate) fn origin_policy(&self) -> &crate::link::OriginPolicy {
         &self.config.origin_policy
+    }
+
+    /// The realm a HELLO (or a bridge request) names, as
+    /// [`RealmView::resolve_with`](crate::realm::RealmView::resolve_with)
+    /// finds it.
+    pub(crate) fn resolve_realm(&self, name: &str) -> Option<crate::realm::RealmView> {
+        crate::realm::RealmView::resolve_with(&self.config, name, Some(&self.dynamic))
     }
 
     /// Serves WAMP on one established connection until either side closes

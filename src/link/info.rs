@@ -13,6 +13,9 @@ pub enum TransportKind {
     WebSocket,
     /// WAMP over RawSocket (TCP or Unix).
     RawSocket,
+    /// A request through the HTTP bridge (`serverwamp::bridge`): a session
+    /// that lives for one HTTP request.
+    Http,
     /// A call forwarded by another node of the cluster, whose session
     /// lives there (see [`Application::share_procedure`](crate::Application::share_procedure)).
     Backplane,

@@ -53,6 +53,8 @@ pub(crate) struct AppConfig {
     pub(crate) shared_procedures: Vec<String>,
     /// Whether realms that do not decide serve the WAMP meta API.
     pub(crate) meta_api: bool,
+    /// Makes realms that are not configured, on demand.
+    pub(crate) realm_factory: Option<super::RealmFactory>,
 }
 
 impl Default for AppConfig {
@@ -80,6 +82,7 @@ impl Default for AppConfig {
             backplane_prefix: crate::backplane::subject::DEFAULT_PREFIX.to_owned(),
             shared_procedures: Vec::new(),
             meta_api: false,
+            realm_factory: None,
         }
     }
 }
@@ -97,6 +100,8 @@ pub struct Realm {
     pub(crate) meta_api: Option<bool>,
     /// What this realm sets itself; the rest it inherits.
     pub(crate) auth: RealmAuth,
+    /// What runs when a realm made by the realm factory is torn down.
+    pub(crate) teardown: Option<super::dynamic::RealmTeardown>,
 }
 
 impl Realm {
@@ -105,6 +110,12 @@ impl Realm {
     }
 
     auth_builder_methods!(auth_mut);
+
+    /// An empty realm, for a [realm factory](crate::Application::set_realm_factory)
+    /// to fill; configured realms come from [`Application::realm`](crate::Application::realm).
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Adds procedures that only this realm serves (besides the
     /// application's).
@@ -145,6 +156,17 @@ impl Realm {
     /// turned it on for every realm.
     pub fn disable_meta_api(&mut self) -> &mut Self {
         self.meta_api = Some(false);
+        self
+    }
+
+    /// Runs `teardown` with the realm's name when this realm, made by the
+    /// application's [realm factory](crate::Application::set_realm_factory),
+    /// is torn down: once its last session has ended. It runs where that
+    /// session ended, so it must not block; spawn a task for slow work.
+    /// Realms configured with [`Application::realm`](crate::Application::realm)
+    /// live as long as the application and never run it.
+    pub fn on_teardown(&mut self, teardown: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
+        self.teardown = Some(std::sync::Arc::new(teardown));
         self
     }
 

@@ -5,10 +5,12 @@
 //! realm's own settings and the application's.
 
 mod config;
+mod dynamic;
 mod limits;
 mod view;
 
 pub(crate) use config::AppConfig;
 pub use config::Realm;
+pub(crate) use dynamic::{DynamicRealms, RealmFactory};
 pub use limits::Limits;
 pub(crate) use view::RealmView;

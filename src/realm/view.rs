@@ -17,6 +17,8 @@ pub(crate) struct RealmView {
     config: Arc<AppConfig>,
     /// The configured realm, or `None` for the default realm.
     realm: Option<Arc<Realm>>,
+    /// A realm made by the factory: kept alive by the sessions that use it.
+    _lease: Option<Arc<super::dynamic::RealmLease>>,
     authentication: Arc<Authentication>,
     authorization: Option<Authorization>,
     /// Whether the realm serves the meta API.
@@ -27,10 +29,26 @@ impl RealmView {
     /// The realm named `name`, or `None` if it is not configured and the
     /// default realm is disabled.
     pub(crate) fn resolve(config: &Arc<AppConfig>, name: &str) -> Option<Self> {
-        let realm = match config.realms.get(name) {
-            Some(realm) => Some(realm.clone()),
-            None if config.default_realm => None,
-            None => return None,
+        Self::resolve_with(config, name, None)
+    }
+
+    /// The realm named `name`: a configured one, else one the realm
+    /// factory makes (or already made and is in use), else the default
+    /// realm, else `None`.
+    pub(crate) fn resolve_with(
+        config: &Arc<AppConfig>,
+        name: &str,
+        dynamic: Option<&Arc<super::DynamicRealms>>,
+    ) -> Option<Self> {
+        let lease = match (config.realms.get(name), &config.realm_factory, dynamic) {
+            (None, Some(factory), Some(dynamic)) => dynamic.lease(name, factory),
+            _ => None,
+        };
+        let realm = match (config.realms.get(name), &lease) {
+            (Some(realm), _) => Some(realm.clone()),
+            (None, Some(lease)) => Some(lease.realm.clone()),
+            (None, None) if config.default_realm => None,
+            (None, None) => return None,
         };
         // A realm inherits the application's authentication and
         // authorizer unless it sets its own.
@@ -46,6 +64,7 @@ impl RealmView {
             name: Arc::from(name),
             config: config.clone(),
             realm,
+            _lease: lease,
             authentication: auth.authentication.unwrap_or_default(),
             authorization: auth.authorization,
             meta_api,

@@ -60,7 +60,8 @@ use tower_service::Service;
 
 pub use self::handshake::WebSocketBody;
 use self::handshake::{check_handshake, switching_protocols, text_response};
-use self::info::{PeerAddressFn, connection_addr_extension, peer_address, transport_info};
+use self::info::{PeerAddressFn, peer_address};
+pub(crate) use self::info::{connection_addr_extension, transport_info};
 use crate::engine::Engine;
 
 /// The address of the peer of an HTTP connection, as a request extension.

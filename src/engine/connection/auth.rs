@@ -45,7 +45,8 @@ impl PendingAuth {
 impl Connection {
     pub(super) async fn on_hello(&mut self, hello: Hello) -> Flow {
         self.hello_deadline = None;
-        let Some(realm) = RealmView::resolve(&self.config, &hello.realm) else {
+        tracing::Span::current().record("realm", hello.realm.as_str());
+        let Some(realm) = self.engine.resolve_realm(&hello.realm) else {
             let message = format!("no realm named {:?}", hello.realm);
             self.abort(error::NO_SUCH_REALM, message).await;
             return Flow::Stop;
@@ -163,6 +164,7 @@ impl Connection {
             Phase::Authenticating(_) => {
                 self.phase = Phase::NoSession;
                 Counters::count(&self.engine.stats.auth_timeouts);
+                crate::observe::auth_failure();
                 self.abort(
                     error::AUTHENTICATION_FAILED,
                     "authentication timed out".to_owned(),
@@ -197,6 +199,7 @@ impl Connection {
 
     async fn refuse_session(&mut self, abort: AuthAbort) -> Flow {
         tracing::debug!(reason = %abort.uri, "authentication refused");
+        crate::observe::auth_failure();
         self.abort(&abort.uri, abort.message).await;
         Flow::Stop
     }
@@ -235,6 +238,10 @@ impl Connection {
             &broker,
         );
         self.engine.registry.insert(session.clone());
+        crate::observe::session_opened();
+        let current = tracing::Span::current();
+        current.record("session", id.get());
+        current.record("authid", details.authid.as_str());
         let cx = SessionContext {
             session: session.clone(),
             state: self.config.state.clone(),

@@ -349,6 +349,7 @@ pub(super) fn session_details(session: &Session) -> Dict {
         crate::link::TransportKind::WebSocket => "websocket",
         crate::link::TransportKind::RawSocket => "rawsocket",
         crate::link::TransportKind::Backplane => "backplane",
+        crate::link::TransportKind::Http => "http",
     };
     let mut about = Dict::new();
     about.insert("type".to_owned(), Value::Str(kind.to_owned()));

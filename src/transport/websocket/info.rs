@@ -16,7 +16,7 @@ pub(super) type PeerAddressFn = fn(&http::request::Parts) -> Option<SocketAddr>;
 
 /// The default [`PeerAddressFn`]: the [`ConnectionAddr`] extension, else
 /// (feature `axum`) axum's `ConnectInfo<SocketAddr>`.
-pub(super) fn connection_addr_extension(request: &http::request::Parts) -> Option<SocketAddr> {
+pub(crate) fn connection_addr_extension(request: &http::request::Parts) -> Option<SocketAddr> {
     if let Some(&ConnectionAddr(addr)) = request.extensions.get::<ConnectionAddr>() {
         return Some(addr);
     }
@@ -56,7 +56,7 @@ pub(super) fn peer_address(find: PeerAddressFn, request: &http::request::Parts) 
 }
 
 /// What a session may know of the upgrade request that opened it.
-pub(super) fn transport_info(request: &http::request::Parts, peer: PeerAddress) -> TransportInfo {
+pub(crate) fn transport_info(request: &http::request::Parts, peer: PeerAddress) -> TransportInfo {
     let mut cookies = HashMap::new();
     let cookie_values = request
         .headers

@@ -1,0 +1,47 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade, with
+//! the `metrics` feature; without it every function here is empty and
+//! costs nothing. Names and labels are listed in the observability guide.
+
+/// A session opened (after WELCOME was decided).
+#[inline]
+pub(crate) fn session_opened() {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("serverwamp_sessions").increment(1.0);
+}
+
+/// A session ended, however it ended.
+#[inline]
+pub(crate) fn session_closed() {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("serverwamp_sessions").decrement(1.0);
+}
+
+/// A CALL was received (or a call arrived from another node).
+#[inline]
+pub(crate) fn call() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("serverwamp_calls_total").increment(1);
+}
+
+/// A call was answered with ERROR `uri`.
+#[inline]
+pub(crate) fn call_error(uri: &str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("serverwamp_call_errors_total", "uri" => uri.to_owned()).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = uri;
+}
+
+/// An event was dropped for a subscriber whose queue was full.
+#[inline]
+pub(crate) fn event_dropped() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("serverwamp_events_dropped_total").increment(1);
+}
+
+/// A HELLO was refused by authentication (or its authentication timed out).
+#[inline]
+pub(crate) fn auth_failure() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("serverwamp_auth_failures_total").increment(1);
+}
