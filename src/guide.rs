@@ -20,6 +20,7 @@
 //! 14. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
 //! 15. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
 //! 16. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
+//! 17. [Client callees](client_callees): procedures clients register, called by clients and the application.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
 pub mod getting_started {}
@@ -68,3 +69,6 @@ pub mod from_python {}
 
 #[doc = include_str!("../docs/guide/scale-out.md")]
 pub mod scale_out {}
+
+#[doc = include_str!("../docs/guide/client-callees.md")]
+pub mod client_callees {}

@@ -4,6 +4,7 @@ mod application;
 pub mod auth;
 pub mod backplane;
 mod broker;
+mod dealer;
 mod engine;
 pub mod guide;
 pub mod handler;

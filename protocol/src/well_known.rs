@@ -10,6 +10,9 @@ pub mod error {
     pub const NO_SUCH_SUBSCRIPTION: &str = "wamp.error.no_such_subscription";
     /// An unregister named a registration that does not exist.
     pub const NO_SUCH_REGISTRATION: &str = "wamp.error.no_such_registration";
+    /// A REGISTER named a procedure already registered in a way that
+    /// cannot be shared.
+    pub const PROCEDURE_ALREADY_EXISTS: &str = "wamp.error.procedure_already_exists";
     /// A HELLO named a realm the router does not serve.
     pub const NO_SUCH_REALM: &str = "wamp.error.no_such_realm";
     /// A URI broke the URI rules.

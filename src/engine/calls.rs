@@ -85,6 +85,11 @@ impl Calls {
                         .await;
                 }
             }
+            // Spec, "Call Canceling": a client callee is sent INTERRUPT
+            // and its answer ends the call.
+            CancelMode::Kill if let Some(interrupter) = state.interrupt.get() => {
+                interrupter.interrupt();
+            }
             // The task drops the handler, then answers itself.
             CancelMode::Kill => state.stop.notify_one(),
             // The caller is answered now and the handler dropped.

@@ -6,6 +6,7 @@
 //! connection.
 
 mod auth;
+mod callee;
 mod pubsub;
 
 use std::collections::HashMap;
@@ -104,6 +105,8 @@ struct OpenSession {
     realm: RealmView,
     control: Arc<ControlSlot>,
     broker: Arc<Broker<Session>>,
+    /// The realm's client registrations, if its clients may register.
+    dealer: Option<Arc<crate::dealer::Dealer>>,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.
@@ -276,18 +279,13 @@ impl Connection {
                 Flow::Continue
             }
             Message::Abort(_) => Flow::Stop,
-            // Procedures live in this server; clients do not register any.
-            Message::Register(m) => {
-                self.refuse(MessageType::Register, m.request, error::NOT_AUTHORIZED)
-                    .await
-            }
-            Message::Unregister(m) => {
-                self.refuse(
-                    MessageType::Unregister,
-                    m.request,
-                    error::NO_SUCH_REGISTRATION,
-                )
-                .await
+            Message::Register(m) => Box::pin(self.on_register(m)).await,
+            Message::Unregister(m) => Box::pin(self.on_unregister(m)).await,
+            Message::Yield(m) if self.is_callee_realm() => self.on_yield(m).await,
+            Message::Error(m)
+                if m.request_type == MessageType::Invocation && self.is_callee_realm() =>
+            {
+                self.on_invocation_error(m).await
             }
             Message::Subscribe(m) => Box::pin(self.on_subscribe(m)).await,
             Message::Unsubscribe(m) => Box::pin(self.on_unsubscribe(m)).await,
@@ -304,7 +302,7 @@ impl Connection {
             }
             Message::Yield(_) | Message::Error(_) => {
                 let name = message.message_type();
-                let text = format!("{name} received, but this router never sends INVOCATION");
+                let text = format!("{name} received, but this realm never sends INVOCATION");
                 self.protocol_violation(&text).await
             }
             other => {
@@ -346,10 +344,16 @@ impl Connection {
             return Flow::Continue;
         };
         let handler = open.realm.procedure(&call.procedure).cloned();
+        // A client registration serves a procedure without a local route
+        // (or before it, if the realm says so). Off the hot path: a realm
+        // without registrations is never looked up.
+        let dealer = open.dealer.as_ref().filter(|d| {
+            d.has_registrations() && (handler.is_none() || open.realm.client_callees_first())
+        });
         // In a cluster, a procedure without a route here may be served by
         // another node that shares it.
         let relay = self.config.relay.as_ref().filter(|_| handler.is_none());
-        if handler.is_none() && relay.is_none() {
+        if handler.is_none() && relay.is_none() && dealer.is_none() {
             let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
                 "no procedure is registered for {:?}",
                 call.procedure
@@ -359,7 +363,7 @@ impl Connection {
                 .await;
             return Flow::Continue;
         }
-        let (args, kwargs) = match call.payload {
+        let (mut args, mut kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
                 let err = WampError::invalid_argument("payload passthru mode is not supported");
@@ -377,6 +381,35 @@ impl Connection {
             options: call.options,
         };
         let timeout = request_info.timeout();
+        if let Some(dealer) = dealer {
+            let caller = crate::dealer::Caller {
+                session: open.session.id(),
+                authid: open.session.authid(),
+                authrole: open.session.authrole(),
+            };
+            match dealer.invoke(
+                &request_info.procedure,
+                Some(&caller),
+                &request_info.options,
+                args,
+                kwargs,
+            ) {
+                Ok((answers, interrupter)) => {
+                    let _ = state.interrupt.set(interrupter);
+                    let work = run_call(
+                        std::future::ready(CallOutcome::Progressive(answers)),
+                        request,
+                        state.clone(),
+                        self.outbound.clone(),
+                        receive_progress,
+                        timeout,
+                    );
+                    self.calls.start(request, state, Box::pin(work)).await;
+                    return Flow::Continue;
+                }
+                Err(payload) => (args, kwargs) = payload,
+            }
+        }
         let handler_future = match (handler, relay) {
             (Some(handler), _) => {
                 let progress = Progress::new(receive_progress.then(|| ProgressTarget {
@@ -410,7 +443,16 @@ impl Connection {
                 };
                 Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
             }
-            (None, None) => return Flow::Continue,
+            (None, None) => {
+                let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
+                    "no procedure is registered for {:?}",
+                    request_info.procedure
+                ));
+                self.outbound
+                    .send_message(&err.to_call_error(request))
+                    .await;
+                return Flow::Continue;
+            }
         };
         let work = run_call(
             handler_future,
@@ -506,6 +548,9 @@ impl Connection {
         self.await_hello();
         open.control.close();
         self.engine.registry.remove(open.session.id());
+        if let Some(dealer) = &open.dealer {
+            dealer.remove_callee(open.session.id());
+        }
         for (subscription, (topic, teardown)) in open.subscriptions {
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
                 .await;
@@ -522,7 +567,7 @@ impl Connection {
 
 /// The roles and features this router announces in WELCOME: exactly what
 /// it implements.
-fn router_roles() -> Dict {
+fn router_roles(client_callees: bool) -> Dict {
     let role = |features: &[&str]| {
         let features: Dict = features
             .iter()
@@ -544,7 +589,18 @@ fn router_roles() -> Dict {
     );
     roles.insert(
         "dealer".to_owned(),
-        role(&["progressive_call_results", "call_canceling", "call_timeout"]),
+        if client_callees {
+            role(&[
+                "progressive_call_results",
+                "call_canceling",
+                "call_timeout",
+                "shared_registration",
+                "pattern_based_registration",
+                "caller_identification",
+            ])
+        } else {
+            role(&["progressive_call_results", "call_canceling", "call_timeout"])
+        },
     );
     roles
 }

@@ -89,6 +89,10 @@ pub struct Realm {
     pub(crate) rpc_handler: Option<BoxedHandler<OnCall>>,
     pub(crate) topics: TopicTable,
     pub(crate) open_broker: bool,
+    /// Whether clients may register procedures.
+    pub(crate) client_callees: bool,
+    /// Whether client registrations win over the application's routes.
+    pub(crate) client_callees_first: bool,
     /// What this realm sets itself; the rest it inherits.
     pub(crate) auth: RealmAuth,
 }
@@ -120,6 +124,39 @@ impl Realm {
     /// black/white listing as the spec defines them.
     pub fn set_open_broker(&mut self, open: bool) -> &mut Self {
         self.open_broker = open;
+        self
+    }
+
+    /// Lets this realm's clients register procedures (exact, prefix and
+    /// wildcard, shared with the `single`, `roundrobin`, `random`, `first`
+    /// and `last` policies) that the application and other clients call;
+    /// see the [client callees guide](crate::guide::client_callees). The
+    /// realm's authorizer is asked for every REGISTER
+    /// ([`Action::Register`](crate::auth::Action::Register)). Off by
+    /// default: REGISTER is answered `wamp.error.not_authorized`.
+    ///
+    /// ```
+    /// let mut app = serverwamp::Application::new();
+    /// app.realm("devices").set_client_callees(true);
+    /// ```
+    pub fn set_client_callees(&mut self, allow: bool) -> &mut Self {
+        self.client_callees = allow;
+        self
+    }
+
+    /// Lets client registrations win over the application's and the
+    /// realm's routes for the same procedure. Off by default: a local
+    /// route answers, and a client registration only serves procedures
+    /// without one.
+    ///
+    /// ```
+    /// let mut app = serverwamp::Application::new();
+    /// app.realm("devices")
+    ///     .set_client_callees(true)
+    ///     .set_client_callees_first(true);
+    /// ```
+    pub fn set_client_callees_first(&mut self, first: bool) -> &mut Self {
+        self.client_callees_first = first;
         self
     }
 

@@ -45,6 +45,11 @@ impl RealmView {
         })
     }
 
+    /// The application's configuration.
+    pub(crate) fn config(&self) -> &Arc<AppConfig> {
+        &self.config
+    }
+
     /// The realm's name.
     pub(crate) fn name(&self) -> &str {
         &self.name
@@ -91,6 +96,16 @@ impl RealmView {
             .as_ref()
             .and_then(|r| r.topics.publish.lookup(topic))
             .or_else(|| self.config.topics.publish.lookup(topic))
+    }
+
+    /// Whether clients may register procedures.
+    pub(crate) fn allows_client_callees(&self) -> bool {
+        self.realm.as_ref().is_some_and(|r| r.client_callees)
+    }
+
+    /// Whether client registrations win over local routes.
+    pub(crate) fn client_callees_first(&self) -> bool {
+        self.realm.as_ref().is_some_and(|r| r.client_callees_first)
     }
 
     /// Whether clients may subscribe to any topic and publish to each

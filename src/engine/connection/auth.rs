@@ -221,6 +221,9 @@ impl Connection {
             self.config.slow_subscribers,
             self.config.relay.as_ref(),
         );
+        let dealer = realm
+            .allows_client_callees()
+            .then(|| self.engine.dealers.get_or_create(realm.name()));
         let authextra = outcome.authenticated.authextra;
         let session = Session::new(
             SessionParts {
@@ -234,6 +237,7 @@ impl Connection {
             },
             &broker,
         );
+        let _ = session.inner.router.set((realm.clone(), dealer.clone()));
         self.engine.registry.insert(session.clone());
         let cx = SessionContext {
             session: session.clone(),
@@ -246,7 +250,7 @@ impl Connection {
             session: id,
             details: WelcomeDetails {
                 realm: Some(hello.realm),
-                roles: Some(router_roles()),
+                roles: Some(router_roles(dealer.is_some())),
                 agent: Some(AGENT.to_owned()),
                 authid: Some(details.authid),
                 authrole: Some(details.authrole),
@@ -263,6 +267,7 @@ impl Connection {
             realm,
             control,
             broker,
+            dealer,
             subscriptions: HashMap::new(),
             authorized: HashMap::new(),
         });

@@ -1,0 +1,491 @@
+//! One realm's client registrations and the invocations sent to them.
+//!
+//! The dealer knows its callees only as [`Callee`]s: a session ID and an
+//! outbound queue. A call it routes becomes, for the caller's session, a
+//! stream of the callee's answers (like a call forwarded to another node),
+//! so CANCEL, the call timeout and the caller's end work as for local calls.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use serverwamp_protocol::id::{RouterScopeIds, random_id};
+use serverwamp_protocol::message::{
+    CallOptions, CancelMode, Interrupt, InterruptOptions, Invocation, InvocationDetails, Message,
+    Payload, RegisterOptions,
+};
+use serverwamp_protocol::well_known::error;
+use serverwamp_protocol::{Dict, Id, List, MatchPolicy};
+use tokio::sync::mpsc;
+
+use crate::WampError;
+use crate::outbound::Outbound;
+use crate::rpc::{ItemStream, ProgressiveItem};
+
+/// What the dealer needs of a callee: who it is and where its INVOCATIONs
+/// and INTERRUPTs go.
+#[derive(Clone)]
+pub(crate) struct Callee {
+    pub(crate) session: Id,
+    pub(crate) outbound: Outbound,
+}
+
+/// Who calls, for caller disclosure (a client's session; the application
+/// itself has none to disclose).
+pub(crate) struct Caller<'a> {
+    pub(crate) session: Id,
+    pub(crate) authid: &'a str,
+    pub(crate) authrole: &'a str,
+}
+
+/// Spec, "Shared Registration": which of a procedure's callees gets a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Invoke {
+    Single,
+    RoundRobin,
+    Random,
+    First,
+    Last,
+}
+
+impl Invoke {
+    fn name(self) -> &'static str {
+        match self {
+            Invoke::Single => "single",
+            Invoke::RoundRobin => "roundrobin",
+            Invoke::Random => "random",
+            Invoke::First => "first",
+            Invoke::Last => "last",
+        }
+    }
+
+    fn parse(name: Option<&str>) -> Option<Invoke> {
+        Some(match name.unwrap_or("single") {
+            "single" => Invoke::Single,
+            "roundrobin" => Invoke::RoundRobin,
+            "random" => Invoke::Random,
+            "first" => Invoke::First,
+            "last" => Invoke::Last,
+            _ => return None,
+        })
+    }
+}
+
+struct Registration {
+    uri: Arc<str>,
+    policy: MatchPolicy,
+    invoke: Invoke,
+    disclose_caller: bool,
+    /// In the order they registered.
+    callees: Vec<Callee>,
+    /// The round-robin cursor.
+    next: usize,
+}
+
+/// An invocation waiting for its callee's answer.
+struct Waiting {
+    answers: mpsc::UnboundedSender<ProgressiveItem>,
+    outbound: Outbound,
+    /// Whether the callee was sent INTERRUPT already.
+    interrupted: bool,
+}
+
+#[derive(Default)]
+struct State {
+    registrations: HashMap<Id, Registration>,
+    by_uri: HashMap<(MatchPolicy, Arc<str>), Id>,
+    /// By (callee session, INVOCATION request ID).
+    waiting: HashMap<(Id, Id), Waiting>,
+}
+
+/// The client registrations of one realm.
+pub(crate) struct Dealer {
+    state: Mutex<State>,
+    /// How many registrations exist: a call to a realm without any never
+    /// takes the lock.
+    count: AtomicUsize,
+    registration_ids: RouterScopeIds,
+    invocation_ids: RouterScopeIds,
+}
+
+impl Default for Dealer {
+    fn default() -> Self {
+        Dealer {
+            state: Mutex::default(),
+            count: AtomicUsize::new(0),
+            registration_ids: RouterScopeIds::new(),
+            invocation_ids: RouterScopeIds::new(),
+        }
+    }
+}
+
+impl Dealer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether any client registered anything: cheap, for the call path.
+    pub(crate) fn has_registrations(&self) -> bool {
+        self.count.load(Ordering::Acquire) > 0
+    }
+
+    /// Registers `callee` for `procedure`. Spec, "Shared Registration": a
+    /// procedure registered again joins its registration when both ask the
+    /// same invocation policy and it is not `single`; otherwise
+    /// `wamp.error.procedure_already_exists`.
+    pub(crate) fn register(
+        &self,
+        callee: Callee,
+        procedure: &str,
+        options: &RegisterOptions,
+    ) -> Result<Id, WampError> {
+        let Some(invoke) = Invoke::parse(options.invoke.as_deref()) else {
+            return Err(WampError::invalid_argument(format!(
+                "unknown invocation policy {:?}: use single, roundrobin, random, first or last",
+                options.invoke.as_deref().unwrap_or_default()
+            )));
+        };
+        let policy = options.match_policy.unwrap_or_default();
+        let mut state = self.lock();
+        let key = (policy, Arc::<str>::from(procedure));
+        if let Some(&id) = state.by_uri.get(&key) {
+            let registration = state
+                .registrations
+                .get_mut(&id)
+                .expect("every URI's registration exists");
+            let already = registration
+                .callees
+                .iter()
+                .any(|c| c.session == callee.session);
+            if invoke != registration.invoke || invoke == Invoke::Single || already {
+                return Err(WampError::new(error::PROCEDURE_ALREADY_EXISTS).arg(format!(
+                    "{procedure:?} is already registered with the {} policy",
+                    registration.invoke.name()
+                )));
+            }
+            registration.callees.push(callee);
+            return Ok(id);
+        }
+        let id = self.registration_ids.next();
+        state.registrations.insert(
+            id,
+            Registration {
+                uri: key.1.clone(),
+                policy,
+                invoke,
+                disclose_caller: options.disclose_caller == Some(true),
+                callees: vec![callee],
+                next: 0,
+            },
+        );
+        state.by_uri.insert(key, id);
+        self.count
+            .store(state.registrations.len(), Ordering::Release);
+        Ok(id)
+    }
+
+    /// Removes `session` from `registration`; false if it was not there.
+    pub(crate) fn unregister(&self, session: Id, registration: Id) -> bool {
+        let mut state = self.lock();
+        let Some(reg) = state.registrations.get_mut(&registration) else {
+            return false;
+        };
+        let before = reg.callees.len();
+        reg.callees.retain(|c| c.session != session);
+        if reg.callees.len() == before {
+            return false;
+        }
+        self.prune(&mut state);
+        true
+    }
+
+    /// Forgets a session that ended: its registrations, and every call
+    /// waiting for it is answered `wamp.error.canceled`.
+    pub(crate) fn remove_callee(&self, session: Id) {
+        let mut state = self.lock();
+        if state.registrations.is_empty() && state.waiting.is_empty() {
+            return;
+        }
+        for reg in state.registrations.values_mut() {
+            reg.callees.retain(|c| c.session != session);
+        }
+        self.prune(&mut state);
+        state.waiting.retain(|(callee, _), waiting| {
+            if *callee != session {
+                return true;
+            }
+            let err =
+                WampError::new(error::CANCELED).arg("the callee left before it answered the call");
+            let _ = waiting.answers.send(ProgressiveItem::Error(err));
+            false
+        });
+    }
+
+    fn prune(&self, state: &mut State) {
+        let State {
+            registrations,
+            by_uri,
+            ..
+        } = state;
+        registrations.retain(|_, reg| {
+            if reg.callees.is_empty() {
+                by_uri.remove(&(reg.policy, reg.uri.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        self.count.store(registrations.len(), Ordering::Release);
+    }
+
+    /// The registration a call to `procedure` reaches. Spec, "Pattern-based
+    /// Registration": an exact registration wins, then the longest prefix,
+    /// then the wildcard with the most fixed components.
+    fn find(state: &State, procedure: &str) -> Option<Id> {
+        if let Some(&id) = state
+            .by_uri
+            .get(&(MatchPolicy::Exact, Arc::<str>::from(procedure)))
+        {
+            return Some(id);
+        }
+        let best = |policy: MatchPolicy, rank: fn(&str) -> usize| {
+            state
+                .by_uri
+                .iter()
+                .filter(|((p, uri), _)| *p == policy && policy.matches(uri, procedure))
+                .max_by_key(|((_, uri), id)| (rank(uri), std::cmp::Reverse(**id)))
+                .map(|(_, id)| *id)
+        };
+        best(MatchPolicy::Prefix, str::len).or_else(|| {
+            best(MatchPolicy::Wildcard, |uri| {
+                uri.split('.').filter(|c| !c.is_empty()).count()
+            })
+        })
+    }
+
+    /// Sends a call to the callee of `procedure`'s registration; the
+    /// arguments back when no client registered it. The stream yields the
+    /// callee's answers.
+    pub(crate) fn invoke(
+        self: &Arc<Self>,
+        procedure: &str,
+        caller: Option<&Caller<'_>>,
+        options: &CallOptions,
+        args: List,
+        kwargs: Dict,
+    ) -> Result<(ItemStream, Interrupter), (List, Dict)> {
+        let (callee, request, message, answers) = {
+            let mut state = self.lock();
+            let Some(id) = Self::find(&state, procedure) else {
+                return Err((args, kwargs));
+            };
+            let Some(reg) = state.registrations.get_mut(&id) else {
+                return Err((args, kwargs));
+            };
+            let request = self.invocation_ids.next();
+            let (sender, answers) = mpsc::unbounded_channel();
+            let n = reg.callees.len();
+            let index = match reg.invoke {
+                Invoke::Single | Invoke::First => 0,
+                Invoke::Last => n - 1,
+                Invoke::RoundRobin => {
+                    reg.next = reg.next.wrapping_add(1);
+                    (reg.next - 1) % n
+                }
+                Invoke::Random => usize::try_from(random_id().get() % n as u64).unwrap_or(0),
+            };
+            let callee = reg.callees[index].clone();
+            // Spec, "Caller Identification": disclosed when the caller asks
+            // or the registration requires it.
+            let disclosed =
+                caller.filter(|_| reg.disclose_caller || options.disclose_me == Some(true));
+            let details = InvocationDetails {
+                caller: disclosed.map(|c| c.session),
+                caller_authid: disclosed.map(|c| c.authid.to_owned()),
+                caller_authrole: disclosed.map(|c| c.authrole.to_owned()),
+                procedure: (reg.policy != MatchPolicy::Exact).then(|| procedure.to_owned()),
+                receive_progress: (options.receive_progress == Some(true)).then_some(true),
+                ..InvocationDetails::default()
+            };
+            let message = Message::Invocation(Invocation {
+                request,
+                registration: id,
+                details,
+                payload: Payload::new(args, kwargs),
+            });
+            state.waiting.insert(
+                (callee.session, request),
+                Waiting {
+                    answers: sender,
+                    outbound: callee.outbound.clone(),
+                    interrupted: false,
+                },
+            );
+            (callee, request, message, answers)
+        };
+        let pending = Pending {
+            dealer: Arc::downgrade(self),
+            key: (callee.session, request),
+            answered: false,
+        };
+        let interrupter = Interrupter {
+            dealer: Arc::downgrade(self),
+            key: pending.key,
+        };
+        let stream = futures_util::stream::unfold(
+            Step::Send(pending, callee.outbound, Box::new(message), answers),
+            next_answer,
+        );
+        Ok((Box::pin(stream), interrupter))
+    }
+
+    /// An answer from a callee to one of its invocations; false when no
+    /// call waits for it (answered, canceled or never sent: ignored).
+    pub(crate) fn answer(&self, callee: Id, request: Id, item: ProgressiveItem) -> bool {
+        let mut state = self.lock();
+        let key = (callee, request);
+        let Some(waiting) = state.waiting.get(&key) else {
+            return false;
+        };
+        let last = !matches!(item, ProgressiveItem::Progress(_));
+        let _ = waiting.answers.send(item);
+        if last {
+            state.waiting.remove(&key);
+        }
+        true
+    }
+
+    /// Sends INTERRUPT for an invocation still waiting, once.
+    fn interrupt(&self, key: (Id, Id), mode: CancelMode, forget: bool) {
+        let mut state = self.lock();
+        let Some(waiting) = state.waiting.get_mut(&key) else {
+            return;
+        };
+        if !waiting.interrupted {
+            waiting.interrupted = true;
+            let message = Message::Interrupt(Interrupt {
+                request: key.1,
+                options: InterruptOptions {
+                    mode: Some(mode),
+                    ..InterruptOptions::default()
+                },
+            });
+            // Small and at most one per call: never waits.
+            let _ = waiting.outbound.send_message_unbudgeted(&message);
+        }
+        if forget {
+            state.waiting.remove(&key);
+        }
+    }
+}
+
+/// Interrupts a call's invocation when its caller cancels with mode `kill`:
+/// the callee's answer then ends the call.
+pub(crate) struct Interrupter {
+    dealer: Weak<Dealer>,
+    key: (Id, Id),
+}
+
+impl Interrupter {
+    pub(crate) fn interrupt(&self) {
+        if let Some(dealer) = self.dealer.upgrade() {
+            dealer.interrupt(self.key, CancelMode::Kill, false);
+        }
+    }
+}
+
+/// A call sent to a callee: dropped before its final answer (canceled,
+/// timed out, or its caller gone), the callee gets INTERRUPT `killnowait`
+/// (spec, "Call Timeout": the implicit mode) and any later answer is
+/// discarded.
+struct Pending {
+    dealer: Weak<Dealer>,
+    key: (Id, Id),
+    answered: bool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(dealer) = self.dealer.upgrade()
+            && !self.answered
+        {
+            dealer.interrupt(self.key, CancelMode::KillNoWait, true);
+        }
+    }
+}
+
+enum Step {
+    Send(
+        Pending,
+        Outbound,
+        Box<Message>,
+        mpsc::UnboundedReceiver<ProgressiveItem>,
+    ),
+    Wait(Pending, mpsc::UnboundedReceiver<ProgressiveItem>),
+}
+
+async fn next_answer(step: Step) -> Option<(ProgressiveItem, Step)> {
+    let (mut pending, mut answers) = match step {
+        Step::Send(pending, outbound, message, answers) => {
+            if !outbound.send_message(&message).await {
+                let err = WampError::new(error::CANCELED)
+                    .arg("the callee left before it answered the call");
+                let mut pending = pending;
+                pending.answered = true;
+                if let Some(dealer) = pending.dealer.upgrade() {
+                    dealer.lock().waiting.remove(&pending.key);
+                }
+                return Some((ProgressiveItem::Error(err), Step::Wait(pending, answers)));
+            }
+            (pending, answers)
+        }
+        Step::Wait(pending, answers) => (pending, answers),
+    };
+    if pending.answered {
+        return None;
+    }
+    let item = answers.recv().await.unwrap_or_else(|| {
+        ProgressiveItem::Error(
+            WampError::new(error::CANCELED).arg("the callee left before it answered the call"),
+        )
+    });
+    if !matches!(item, ProgressiveItem::Progress(_)) {
+        pending.answered = true;
+    }
+    Some((item, Step::Wait(pending, answers)))
+}
+
+/// The dealers of every realm with an open session.
+#[derive(Default)]
+pub(crate) struct Dealers {
+    by_realm: Mutex<HashMap<String, Weak<Dealer>>>,
+}
+
+impl Dealers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<Dealer>>> {
+        self.by_realm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The realm's dealer, made if no session of the realm holds one.
+    pub(crate) fn get_or_create(&self, realm: &str) -> Arc<Dealer> {
+        let mut map = self.lock();
+        if let Some(dealer) = map.get(realm).and_then(Weak::upgrade) {
+            return dealer;
+        }
+        let dealer = Arc::new(Dealer::default());
+        map.insert(realm.to_owned(), Arc::downgrade(&dealer));
+        if map.len() > 64 && map.len().is_power_of_two() {
+            map.retain(|_, d| d.strong_count() > 0);
+        }
+        dealer
+    }
+
+    /// The realm's dealer, if a session of the realm is open.
+    pub(crate) fn get(&self, realm: &str) -> Option<Arc<Dealer>> {
+        self.lock().get(realm).and_then(Weak::upgrade)
+    }
+}

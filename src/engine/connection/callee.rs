@@ -1,0 +1,124 @@
+//! Client callees: REGISTER, UNREGISTER, and the callee's answers to
+//! INVOCATIONs (YIELD, ERROR).
+
+use serverwamp_protocol::message::{
+    ErrorMessage, Message, MessageType, Payload, Register, Registered, Unregister, Unregistered,
+    Yield,
+};
+use serverwamp_protocol::well_known::error;
+
+use super::{Connection, Flow, Phase, auth};
+use crate::WampError;
+use crate::auth::Action;
+use crate::dealer::Callee;
+use crate::rpc::{ProgressiveItem, RpcResult};
+
+impl Connection {
+    /// Whether the open session's realm lets clients register.
+    pub(super) fn is_callee_realm(&self) -> bool {
+        matches!(&self.phase, Phase::Open(open) if open.dealer.is_some())
+    }
+
+    pub(super) async fn on_register(&mut self, register: Register) -> Flow {
+        let request = register.request;
+        if !self.is_callee_realm() {
+            // Procedures live in this server unless the realm lets clients
+            // register.
+            return self
+                .refuse(MessageType::Register, request, error::NOT_AUTHORIZED)
+                .await;
+        }
+        if !self.authorize(Action::Register, &register.procedure).await {
+            let err = auth::not_authorized(Action::Register, &register.procedure);
+            self.outbound
+                .send_message(&err.to_message(MessageType::Register, request))
+                .await;
+            return Flow::Continue;
+        }
+        let Phase::Open(open) = &self.phase else {
+            return Flow::Continue;
+        };
+        let Some(dealer) = &open.dealer else {
+            return Flow::Continue;
+        };
+        let callee = Callee {
+            session: open.session.id(),
+            outbound: self.outbound.clone(),
+        };
+        let reply = match dealer.register(callee, &register.procedure, &register.options) {
+            Ok(registration) => Message::Registered(Registered {
+                request,
+                registration,
+            }),
+            Err(err) => err.to_message(MessageType::Register, request),
+        };
+        self.outbound.send_message(&reply).await;
+        Flow::Continue
+    }
+
+    pub(super) async fn on_unregister(&mut self, unregister: Unregister) -> Flow {
+        let request = unregister.request;
+        let removed = match &self.phase {
+            Phase::Open(open) => open
+                .dealer
+                .as_ref()
+                .is_some_and(|d| d.unregister(open.session.id(), unregister.registration)),
+            _ => false,
+        };
+        if !removed {
+            return self
+                .refuse(
+                    MessageType::Unregister,
+                    request,
+                    error::NO_SUCH_REGISTRATION,
+                )
+                .await;
+        }
+        let reply = Message::Unregistered(Unregistered { request });
+        self.outbound.send_message(&reply).await;
+        Flow::Continue
+    }
+
+    /// A callee's YIELD. Spec, "Call Canceling": an answer to an invocation
+    /// that was canceled (or is unknown) is discarded.
+    pub(super) async fn on_yield(&mut self, message: Yield) -> Flow {
+        let item = match message.payload {
+            Payload::Args { args, kwargs } => {
+                let result = RpcResult { args, kwargs };
+                if message.options.progress == Some(true) {
+                    ProgressiveItem::Progress(result)
+                } else {
+                    ProgressiveItem::Result(result)
+                }
+            }
+            Payload::Transparent(_) => ProgressiveItem::Error(WampError::invalid_argument(
+                "the callee answered in payload passthru mode, which is not supported",
+            )),
+        };
+        self.answer(message.request, item);
+        Flow::Continue
+    }
+
+    /// A callee's ERROR for an INVOCATION: the caller gets it.
+    pub(super) async fn on_invocation_error(&mut self, message: ErrorMessage) -> Flow {
+        let (args, kwargs) = match message.payload {
+            Payload::Args { args, kwargs } => (args, kwargs),
+            Payload::Transparent(_) => Default::default(),
+        };
+        let err = WampError {
+            uri: message.error,
+            args,
+            kwargs,
+        };
+        self.answer(message.request, ProgressiveItem::Error(err));
+        Flow::Continue
+    }
+
+    fn answer(&self, request: serverwamp_protocol::Id, item: ProgressiveItem) {
+        if let Phase::Open(open) = &self.phase
+            && let Some(dealer) = &open.dealer
+        {
+            dealer.answer(open.session.id(), request, item);
+        }
+    }
+}
