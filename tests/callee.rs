@@ -49,6 +49,15 @@ async fn exact(c: &mut Client, expected: serde_json::Value) {
     assert_eq!(actual, value(&expected), "[{}]", c.serialization().name());
 }
 
+/// Joins `realm` as a callee that understands INTERRUPT; returns the
+/// session ID.
+async fn join_callee(c: &mut Client, realm: &str) -> u64 {
+    c.send(json!([1, realm, {"roles": {"callee": {"features": {"call_canceling": true}}}}]))
+        .await;
+    let welcome = c.expect(json!([2, "<id>", {"realm": realm}])).await;
+    id(&welcome, 1)
+}
+
 fn id(message: &Value, index: usize) -> u64 {
     message
         .as_list()
@@ -66,7 +75,7 @@ async fn pair(
     options: serde_json::Value,
 ) -> (Client, Client, u64) {
     let mut callee = Client::connect(app, sp).await;
-    callee.join(realm).await;
+    join_callee(&mut callee, realm).await;
     callee.send(json!([64, 1, options, procedure])).await;
     let registered = callee.expect(json!([65, 1, "<id>"])).await;
     let registration = id(&registered, 2);
@@ -166,7 +175,7 @@ async fn pattern_registrations_tell_the_callee_the_procedure_and_the_caller_when
     let app = app();
     for sp in SUBPROTOCOLS {
         let mut callee = Client::connect(&app, sp).await;
-        let callee_session = callee.join("devices").await;
+        let callee_session = join_callee(&mut callee, "devices").await;
         callee
             .send(json!([64, 1, {"match": "prefix"}, "dev.z"]))
             .await;
@@ -621,5 +630,36 @@ async fn the_application_and_sessions_call_client_callees_and_local_routes() {
         drop(callee);
         let err = call.await.expect("the task").expect_err("canceled");
         assert_eq!(err.uri, "wamp.error.canceled");
+    }
+}
+
+#[tokio::test]
+async fn a_callee_without_call_canceling_is_never_interrupted() {
+    let app = app();
+    for sp in SUBPROTOCOLS {
+        let mut callee = Client::connect(&app, sp).await;
+        callee.join("devices").await;
+        callee.send(json!([64, 1, {}, "dev.plain"])).await;
+        let reg = id(&callee.expect(json!([65, 1, "<id>"])).await, 2);
+        let mut caller = Client::connect(&app, sp).await;
+        caller.join("devices").await;
+        // kill falls back to skip: the caller is answered at once.
+        caller.send(json!([48, 1, {}, "dev.plain"])).await;
+        let first = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+        caller.send(json!([49, 1, {"mode": "kill"}])).await;
+        exact(&mut caller, json!([8, 48, 1, {}, "wamp.error.canceled"])).await;
+        // A timeout too; then the late answers are discarded.
+        caller
+            .send(json!([48, 2, {"timeout": 20}, "dev.plain"]))
+            .await;
+        let second = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+        exact(&mut caller, json!([8, 48, 2, {}, "wamp.error.timeout"])).await;
+        callee.send(json!([70, first, {}, ["late"]])).await;
+        callee.send(json!([70, second, {}, ["late"]])).await;
+        // The next message either side gets is the next call's.
+        caller.send(json!([48, 3, {}, "dev.plain"])).await;
+        let third = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+        callee.send(json!([70, third, {}, [3]])).await;
+        exact(&mut caller, json!([50, 3, {}, [3]])).await;
     }
 }

@@ -28,6 +28,9 @@ use crate::rpc::{ItemStream, ProgressiveItem};
 pub(crate) struct Callee {
     pub(crate) session: Id,
     pub(crate) outbound: Outbound,
+    /// Whether it announced `call_canceling`: only then is it sent
+    /// INTERRUPT.
+    pub(crate) interruptible: bool,
 }
 
 /// Who calls, for caller disclosure (a client's session; the application
@@ -86,6 +89,8 @@ struct Registration {
 struct Waiting {
     answers: mpsc::UnboundedSender<ProgressiveItem>,
     outbound: Outbound,
+    /// Whether the callee understands INTERRUPT.
+    interruptible: bool,
     /// Whether the callee was sent INTERRUPT already.
     interrupted: bool,
 }
@@ -320,6 +325,7 @@ impl Dealer {
                 Waiting {
                     answers: sender,
                     outbound: callee.outbound.clone(),
+                    interruptible: callee.interruptible,
                     interrupted: false,
                 },
             );
@@ -357,13 +363,15 @@ impl Dealer {
         true
     }
 
-    /// Sends INTERRUPT for an invocation still waiting, once.
-    fn interrupt(&self, key: (Id, Id), mode: CancelMode, forget: bool) {
+    /// Sends INTERRUPT for an invocation still waiting, once, to a callee
+    /// that understands it; returns whether it was sent.
+    fn interrupt(&self, key: (Id, Id), mode: CancelMode, forget: bool) -> bool {
         let mut state = self.lock();
         let Some(waiting) = state.waiting.get_mut(&key) else {
-            return;
+            return false;
         };
-        if !waiting.interrupted {
+        let sent = waiting.interruptible && !waiting.interrupted;
+        if sent {
             waiting.interrupted = true;
             let message = Message::Interrupt(Interrupt {
                 request: key.1,
@@ -378,21 +386,23 @@ impl Dealer {
         if forget {
             state.waiting.remove(&key);
         }
+        sent
     }
 }
 
 /// Interrupts a call's invocation when its caller cancels with mode `kill`:
-/// the callee's answer then ends the call.
+/// the callee's answer then ends the call. A callee that does not
+/// understand INTERRUPT is not sent one (`interrupt` says false).
 pub(crate) struct Interrupter {
     dealer: Weak<Dealer>,
     key: (Id, Id),
 }
 
 impl Interrupter {
-    pub(crate) fn interrupt(&self) {
-        if let Some(dealer) = self.dealer.upgrade() {
-            dealer.interrupt(self.key, CancelMode::Kill, false);
-        }
+    pub(crate) fn interrupt(&self) -> bool {
+        self.dealer
+            .upgrade()
+            .is_some_and(|dealer| dealer.interrupt(self.key, CancelMode::Kill, false))
     }
 }
 
@@ -411,7 +421,7 @@ impl Drop for Pending {
         if let Some(dealer) = self.dealer.upgrade()
             && !self.answered
         {
-            dealer.interrupt(self.key, CancelMode::KillNoWait, true);
+            let _ = dealer.interrupt(self.key, CancelMode::KillNoWait, true);
         }
     }
 }

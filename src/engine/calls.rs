@@ -86,12 +86,18 @@ impl Calls {
                 }
             }
             // Spec, "Call Canceling": a client callee is sent INTERRUPT
-            // and its answer ends the call.
-            CancelMode::Kill if let Some(interrupter) = state.interrupt.get() => {
-                interrupter.interrupt();
-            }
+            // and its answer ends the call. One that does not understand
+            // INTERRUPT is skipped: the task answers now, without it.
             // The task drops the handler, then answers itself.
-            CancelMode::Kill => state.stop.notify_one(),
+            CancelMode::Kill => {
+                let interrupted = state
+                    .interrupt
+                    .get()
+                    .is_some_and(crate::dealer::Interrupter::interrupt);
+                if !interrupted {
+                    state.stop.notify_one();
+                }
+            }
             // The caller is answered now and the handler dropped.
             CancelMode::KillNoWait => {
                 if state.claim_answer() {

@@ -107,6 +107,8 @@ struct OpenSession {
     broker: Arc<Broker<Session>>,
     /// The realm's client registrations, if its clients may register.
     dealer: Option<Arc<crate::dealer::Dealer>>,
+    /// Whether the client, as a callee, understands INTERRUPT.
+    callee_cancels: bool,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.

@@ -44,6 +44,7 @@ impl Connection {
         let callee = Callee {
             session: open.session.id(),
             outbound: self.outbound.clone(),
+            interruptible: open.callee_cancels,
         };
         let reply = match dealer.register(callee, &register.procedure, &register.options) {
             Ok(registration) => Message::Registered(Registered {
