@@ -192,7 +192,9 @@ impl Application {
     /// [`TransportKind::Application`](crate::transport::TransportKind::Application)).
     /// A procedure nobody serves is `wamp.error.no_such_procedure`, as is a
     /// realm that does not exist; a callee that leaves before it answers,
-    /// `wamp.error.canceled`.
+    /// `wamp.error.canceled`. The call has no deadline of its own: bound it
+    /// with `tokio::time::timeout`; a call dropped before its answer sends
+    /// its callee INTERRUPT.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

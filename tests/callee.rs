@@ -28,6 +28,7 @@ fn app() -> Application {
             .await
     });
     app.add_routes(routes);
+    app.set_limits(serverwamp::Limits::new().max_registrations(8));
     app.realm("devices").set_client_callees(true);
     app.realm("first")
         .set_client_callees(true)
@@ -661,5 +662,31 @@ async fn a_callee_without_call_canceling_is_never_interrupted() {
         let third = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
         callee.send(json!([70, third, {}, [3]])).await;
         exact(&mut caller, json!([50, 3, {}, [3]])).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_holds_at_most_max_registrations() {
+    let app = app();
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("devices").await;
+        for n in 1..=8 {
+            c.send(json!([64, n, {}, format!("dev.limit.{n}")])).await;
+            c.expect(json!([65, n, "<id>"])).await;
+        }
+        c.send(json!([64, 9, {}, "dev.limit.9"])).await;
+        exact(
+            &mut c,
+            json!([
+                8,
+                64,
+                9,
+                {},
+                "serverwamp.error.too_many_registrations",
+                ["this session already holds 8 registrations, the most it may"]
+            ]),
+        )
+        .await;
     }
 }

@@ -109,6 +109,8 @@ struct OpenSession {
     dealer: Option<Arc<crate::dealer::Dealer>>,
     /// Whether the client, as a callee, understands INTERRUPT.
     callee_cancels: bool,
+    /// How many registrations the session holds.
+    registrations: usize,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.

@@ -177,7 +177,10 @@ impl Session {
     /// told who calls only if its registration asked (`disclose_caller`).
     ///
     /// A procedure nobody serves is `wamp.error.no_such_procedure`; a
-    /// callee that leaves before it answers, `wamp.error.canceled`.
+    /// callee that leaves before it answers, `wamp.error.canceled`. The
+    /// call has no deadline of its own: bound it with
+    /// `tokio::time::timeout`; a call dropped before its answer (also when
+    /// the calling handler is canceled) sends its callee INTERRUPT.
     ///
     /// ```
     /// use serverwamp::Session;

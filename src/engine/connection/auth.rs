@@ -271,6 +271,7 @@ impl Connection {
             broker,
             dealer,
             callee_cancels: hello.callee_cancels,
+            registrations: 0,
             subscriptions: HashMap::new(),
             authorized: HashMap::new(),
         });

@@ -11,6 +11,7 @@ use super::{Connection, Flow, Phase, auth};
 use crate::WampError;
 use crate::auth::Action;
 use crate::dealer::Callee;
+use crate::realm::Limits;
 use crate::rpc::{ProgressiveItem, RpcResult};
 
 impl Connection {
@@ -35,22 +36,35 @@ impl Connection {
                 .await;
             return Flow::Continue;
         }
-        let Phase::Open(open) = &self.phase else {
+        let limit = self.config.limits.max_registrations;
+        let Phase::Open(open) = &mut self.phase else {
             return Flow::Continue;
         };
         let Some(dealer) = &open.dealer else {
             return Flow::Continue;
         };
+        if open.registrations >= limit {
+            let err = WampError::new(Limits::TOO_MANY_REGISTRATIONS).arg(format!(
+                "this session already holds {limit} registrations, the most it may"
+            ));
+            self.outbound
+                .send_message(&err.to_message(MessageType::Register, request))
+                .await;
+            return Flow::Continue;
+        }
         let callee = Callee {
             session: open.session.id(),
             outbound: self.outbound.clone(),
             interruptible: open.callee_cancels,
         };
         let reply = match dealer.register(callee, &register.procedure, &register.options) {
-            Ok(registration) => Message::Registered(Registered {
-                request,
-                registration,
-            }),
+            Ok(registration) => {
+                open.registrations += 1;
+                Message::Registered(Registered {
+                    request,
+                    registration,
+                })
+            }
             Err(err) => err.to_message(MessageType::Register, request),
         };
         self.outbound.send_message(&reply).await;
@@ -59,11 +73,15 @@ impl Connection {
 
     pub(super) async fn on_unregister(&mut self, unregister: Unregister) -> Flow {
         let request = unregister.request;
-        let removed = match &self.phase {
-            Phase::Open(open) => open
-                .dealer
-                .as_ref()
-                .is_some_and(|d| d.unregister(open.session.id(), unregister.registration)),
+        let removed = match &mut self.phase {
+            Phase::Open(open) => {
+                let removed = open
+                    .dealer
+                    .as_ref()
+                    .is_some_and(|d| d.unregister(open.session.id(), unregister.registration));
+                open.registrations -= usize::from(removed);
+                removed
+            }
             _ => false,
         };
         if !removed {
