@@ -455,6 +455,20 @@ async fn registering_twice_unregistering_and_refusals_answer_exact_errors() {
             .await;
         let prefix = id(&other.expect(json!([65, 3, "<id>"])).await, 2);
         assert_ne!(prefix, reg);
+        // The wamp. URIs belong to the protocol.
+        other.send(json!([64, 7, {}, "wamp.session.count"])).await;
+        exact(
+            &mut other,
+            json!([
+                8,
+                64,
+                7,
+                {},
+                "wamp.error.invalid_uri",
+                ["\"wamp.session.count\" is reserved: URIs under wamp. belong to the protocol"]
+            ]),
+        )
+        .await;
         // An unknown policy is an invalid argument.
         other
             .send(json!([64, 4, {"invoke": "loudest"}, "dev.two"]))

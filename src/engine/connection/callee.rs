@@ -29,6 +29,18 @@ impl Connection {
                 .refuse(MessageType::Register, request, error::NOT_AUTHORIZED)
                 .await;
         }
+        // Spec, "Reserved URIs": `wamp` as a first component belongs to
+        // the protocol; no client provides such a procedure.
+        if register.procedure == "wamp" || register.procedure.starts_with("wamp.") {
+            let err = WampError::new(error::INVALID_URI).arg(format!(
+                "{:?} is reserved: URIs under wamp. belong to the protocol",
+                register.procedure
+            ));
+            self.outbound
+                .send_message(&err.to_message(MessageType::Register, request))
+                .await;
+            return Flow::Continue;
+        }
         if !self.authorize(Action::Register, &register.procedure).await {
             let err = auth::not_authorized(Action::Register, &register.procedure);
             self.outbound
