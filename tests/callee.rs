@@ -704,3 +704,24 @@ async fn a_session_holds_at_most_max_registrations() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_progress_arrives_whole_and_in_order() {
+    let app = app();
+    for sp in SUBPROTOCOLS {
+        let (mut caller, mut callee, reg) = pair(&app, sp, "devices", "dev.burst", json!({})).await;
+        caller
+            .send(json!([48, 1, {"receive_progress": true}, "dev.burst"]))
+            .await;
+        let inv = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+        // More reports than the dealer holds for a caller at once.
+        for i in 0..100 {
+            callee.send(json!([70, inv, {"progress": true}, [i]])).await;
+        }
+        callee.send(json!([70, inv, {}, ["end"]])).await;
+        for i in 0..100 {
+            exact(&mut caller, json!([50, 1, {"progress": true}, [i]])).await;
+        }
+        exact(&mut caller, json!([50, 1, {}, ["end"]])).await;
+    }
+}

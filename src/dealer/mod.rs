@@ -22,6 +22,9 @@ use crate::WampError;
 use crate::outbound::Outbound;
 use crate::rpc::{ItemStream, ProgressiveItem};
 
+/// How many of a callee's answers to one call wait for the caller at most.
+const ANSWERS: usize = 16;
+
 /// What the dealer needs of a callee: who it is and where its INVOCATIONs
 /// and INTERRUPTs go.
 #[derive(Clone)]
@@ -87,7 +90,7 @@ struct Registration {
 
 /// An invocation waiting for its callee's answer.
 struct Waiting {
-    answers: mpsc::UnboundedSender<ProgressiveItem>,
+    answers: mpsc::Sender<ProgressiveItem>,
     outbound: Outbound,
     /// Whether the callee understands INTERRUPT.
     interruptible: bool,
@@ -223,7 +226,9 @@ impl Dealer {
             }
             let err =
                 WampError::new(error::CANCELED).arg("the callee left before it answered the call");
-            let _ = waiting.answers.send(ProgressiveItem::Error(err));
+            // Dropping the sender ends the caller's stream as canceled
+            // too, should the queue be full.
+            let _ = waiting.answers.try_send(ProgressiveItem::Error(err));
             false
         });
     }
@@ -290,7 +295,7 @@ impl Dealer {
                 return Err((args, kwargs));
             };
             let request = self.invocation_ids.next();
-            let (sender, answers) = mpsc::unbounded_channel();
+            let (sender, answers) = mpsc::channel(ANSWERS);
             let n = reg.callees.len();
             let index = match reg.invoke {
                 Invoke::Single | Invoke::First => 0,
@@ -349,18 +354,24 @@ impl Dealer {
 
     /// An answer from a callee to one of its invocations; false when no
     /// call waits for it (answered, canceled or never sent: ignored).
-    pub(crate) fn answer(&self, callee: Id, request: Id, item: ProgressiveItem) -> bool {
-        let mut state = self.lock();
-        let key = (callee, request);
-        let Some(waiting) = state.waiting.get(&key) else {
-            return false;
-        };
+    /// Waits while the caller has [`ANSWERS`] answers not yet taken: a
+    /// callee reporting progress faster than its caller reads is slowed
+    /// to the caller's pace rather than queued without bound.
+    pub(crate) async fn answer(&self, callee: Id, request: Id, item: ProgressiveItem) -> bool {
         let last = !matches!(item, ProgressiveItem::Progress(_));
-        let _ = waiting.answers.send(item);
-        if last {
-            state.waiting.remove(&key);
+        let sender = {
+            let mut state = self.lock();
+            let key = (callee, request);
+            if last {
+                state.waiting.remove(&key).map(|w| w.answers)
+            } else {
+                state.waiting.get(&key).map(|w| w.answers.clone())
+            }
+        };
+        match sender {
+            Some(sender) => sender.send(item).await.is_ok(),
+            None => false,
         }
-        true
     }
 
     /// Sends INTERRUPT for an invocation still waiting, once, to a callee
@@ -431,9 +442,9 @@ enum Step {
         Pending,
         Outbound,
         Box<Message>,
-        mpsc::UnboundedReceiver<ProgressiveItem>,
+        mpsc::Receiver<ProgressiveItem>,
     ),
-    Wait(Pending, mpsc::UnboundedReceiver<ProgressiveItem>),
+    Wait(Pending, mpsc::Receiver<ProgressiveItem>),
 }
 
 async fn next_answer(step: Step) -> Option<(ProgressiveItem, Step)> {

@@ -126,7 +126,7 @@ impl Connection {
                 "the callee answered in payload passthru mode, which is not supported",
             )),
         };
-        self.answer(message.request, item);
+        self.answer(message.request, item).await;
         Flow::Continue
     }
 
@@ -141,15 +141,19 @@ impl Connection {
             args,
             kwargs,
         };
-        self.answer(message.request, ProgressiveItem::Error(err));
+        self.answer(message.request, ProgressiveItem::Error(err))
+            .await;
         Flow::Continue
     }
 
-    fn answer(&self, request: serverwamp_protocol::Id, item: ProgressiveItem) {
-        if let Phase::Open(open) = &self.phase
-            && let Some(dealer) = &open.dealer
-        {
-            dealer.answer(open.session.id(), request, item);
-        }
+    async fn answer(&mut self, request: serverwamp_protocol::Id, item: ProgressiveItem) {
+        let Phase::Open(open) = &self.phase else {
+            return;
+        };
+        let Some(dealer) = open.dealer.clone() else {
+            return;
+        };
+        let callee = open.session.id();
+        dealer.answer(callee, request, item).await;
     }
 }
