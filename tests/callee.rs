@@ -725,3 +725,49 @@ async fn a_burst_of_progress_arrives_whole_and_in_order() {
         exact(&mut caller, json!([50, 1, {}, ["end"]])).await;
     }
 }
+
+#[tokio::test]
+async fn a_caller_that_stops_reading_loses_the_call_and_frees_its_callee() {
+    let mut app = app();
+    app.set_slow_subscriber_timeout(std::time::Duration::from_millis(200));
+    let sp = "wamp.2.json";
+    let (mut caller, mut callee, reg) = pair(&app, sp, "devices", "dev.flood", json!({})).await;
+    caller
+        .send(json!([48, 1, {"receive_progress": true}, "dev.flood"]))
+        .await;
+    let inv = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+    // The caller reads nothing while far more than its connection holds
+    // is reported.
+    let chunk = "x".repeat(4096);
+    for i in 0..400 {
+        callee
+            .send(json!([70, inv, {"progress": true}, [i, chunk]]))
+            .await;
+    }
+    exact(&mut callee, json!([69, inv, {"mode": "killnowait"}])).await;
+    // The callee serves the next call at once.
+    let mut other = Client::connect(&app, sp).await;
+    other.join("devices").await;
+    other.send(json!([48, 2, {}, "dev.flood"])).await;
+    let next = id(&callee.expect(json!([68, "<id>", reg, {}])).await, 1);
+    callee.send(json!([70, next, {}, ["ok"]])).await;
+    exact(&mut other, json!([50, 2, {}, ["ok"]])).await;
+    // The caller, reading at last, gets what was queued, then the end.
+    let end = loop {
+        let message = caller.recv().await.expect("a message");
+        if message.as_list().and_then(|l| l[0].as_u64()) != Some(50) {
+            break message;
+        }
+    };
+    assert_eq!(
+        end,
+        value(&json!([
+            8,
+            48,
+            1,
+            {},
+            "wamp.error.canceled",
+            ["the callee's answers could not be delivered: it left, or the caller fell behind"]
+        ]))
+    );
+}

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serverwamp_protocol::id::{RouterScopeIds, random_id};
 use serverwamp_protocol::message::{
@@ -356,8 +357,16 @@ impl Dealer {
     /// call waits for it (answered, canceled or never sent: ignored).
     /// Waits while the caller has [`ANSWERS`] answers not yet taken: a
     /// callee reporting progress faster than its caller reads is slowed
-    /// to the caller's pace rather than queued without bound.
-    pub(crate) async fn answer(&self, callee: Id, request: Id, item: ProgressiveItem) -> bool {
+    /// to the caller's pace rather than queued without bound. A caller
+    /// that takes nothing for `patience` loses the call (its callee is
+    /// interrupted), so it cannot hold a callee up for long.
+    pub(crate) async fn answer(
+        &self,
+        callee: Id,
+        request: Id,
+        item: ProgressiveItem,
+        patience: Duration,
+    ) -> bool {
         let last = !matches!(item, ProgressiveItem::Progress(_));
         let sender = {
             let mut state = self.lock();
@@ -368,9 +377,18 @@ impl Dealer {
                 state.waiting.get(&key).map(|w| w.answers.clone())
             }
         };
-        match sender {
-            Some(sender) => sender.send(item).await.is_ok(),
-            None => false,
+        let Some(sender) = sender else {
+            return false;
+        };
+        match tokio::time::timeout(patience, sender.send(item)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                tracing::info!(%request, "a caller stopped taking its callee's answers; the call is dropped");
+                // Once the caller has read what is queued, its call ends
+                // as canceled (the sender is gone).
+                let _ = self.interrupt((callee, request), CancelMode::KillNoWait, true);
+                false
+            }
         }
     }
 
@@ -467,11 +485,12 @@ async fn next_answer(step: Step) -> Option<(ProgressiveItem, Step)> {
     if pending.answered {
         return None;
     }
-    let item = answers.recv().await.unwrap_or_else(|| {
-        ProgressiveItem::Error(
-            WampError::new(error::CANCELED).arg("the callee left before it answered the call"),
-        )
-    });
+    let item =
+        answers.recv().await.unwrap_or_else(|| {
+            ProgressiveItem::Error(WampError::new(error::CANCELED).arg(
+                "the callee's answers could not be delivered: it left, or the caller fell behind",
+            ))
+        });
     if !matches!(item, ProgressiveItem::Progress(_)) {
         pending.answered = true;
     }

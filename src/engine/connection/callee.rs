@@ -154,6 +154,7 @@ impl Connection {
             return;
         };
         let callee = open.session.id();
-        dealer.answer(callee, request, item).await;
+        let patience = self.config.slow_subscribers.timeout;
+        dealer.answer(callee, request, item, patience).await;
     }
 }
