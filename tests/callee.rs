@@ -152,6 +152,7 @@ async fn the_welcome_announces_the_dealer_features_that_work() {
             features.extend([
                 "caller_identification",
                 "pattern_based_registration",
+                "progressive_call_invocations",
                 "shared_registration",
             ]);
             features.sort_unstable();
@@ -770,4 +771,105 @@ async fn a_caller_that_stops_reading_loses_the_call_and_frees_its_callee() {
             ["the callee's answers could not be delivered: it left, or the caller fell behind"]
         ]))
     );
+}
+
+/// Joins `realm` announcing the caller and callee features `features`.
+async fn join_with(c: &mut Client, realm: &str, features: serde_json::Value) {
+    c.send(json!([1, realm, {"roles": {"caller": {"features": features}, "callee": {"features": features}}}]))
+        .await;
+    c.expect(json!([2, "<id>", {"realm": realm}])).await;
+}
+
+#[tokio::test]
+async fn progressive_call_invocations_reach_a_callee_in_chunks() {
+    let app = app();
+    let both = json!({"progressive_call_invocations": true, "call_canceling": true});
+    for sp in SUBPROTOCOLS {
+        let mut callee = Client::connect(&app, sp).await;
+        join_with(&mut callee, "devices", both.clone()).await;
+        callee.send(json!([64, 1, {}, "dev.upload"])).await;
+        let reg = id(&callee.expect(json!([65, 1, "<id>"])).await, 2);
+        let mut caller = Client::connect(&app, sp).await;
+        join_with(&mut caller, "devices", both.clone()).await;
+        caller
+            .send(json!([48, 5, {"progress": true}, "dev.upload", ["a"]]))
+            .await;
+        let first = callee.expect(json!([68, "<id>", reg, {}, ["a"]])).await;
+        let inv = id(&first, 1);
+        assert_eq!(
+            first,
+            value(&json!([68, inv, reg, {"progress": true}, ["a"]]))
+        );
+        caller
+            .send(json!([48, 5, {"progress": true}, "dev.upload", ["b"]]))
+            .await;
+        exact(
+            &mut callee,
+            json!([68, inv, reg, {"progress": true}, ["b"]]),
+        )
+        .await;
+        caller.send(json!([48, 5, {}, "dev.upload", ["c"]])).await;
+        exact(&mut callee, json!([68, inv, reg, {}, ["c"]])).await;
+        // A chunk after the last is discarded while the call runs...
+        caller
+            .send(json!([48, 5, {"progress": true}, "dev.upload", ["late"]]))
+            .await;
+        callee.send(json!([70, inv, {}, ["abc"]])).await;
+        exact(&mut caller, json!([50, 5, {}, ["abc"]])).await;
+        // ... and once it has ended.
+        caller
+            .send(json!([48, 5, {}, "dev.upload", ["later"]]))
+            .await;
+        caller
+            .send(json!([48, 6, {}, "dev.upload", ["next"]]))
+            .await;
+        let next = callee.expect(json!([68, "<id>", reg, {}, ["next"]])).await;
+        callee.send(json!([70, id(&next, 1), {}, ["n"]])).await;
+        exact(&mut caller, json!([50, 6, {}, ["n"]])).await;
+        // Local routes and callees without the feature refuse chunks.
+        caller
+            .send(json!([48, 7, {"progress": true}, "local.echo", [1]]))
+            .await;
+        exact(
+            &mut caller,
+            json!([
+                8,
+                48,
+                7,
+                {},
+                "wamp.error.feature_not_supported",
+                ["\"local.echo\" does not take progressive call invocations"]
+            ]),
+        )
+        .await;
+        let mut plain = Client::connect(&app, sp).await;
+        plain.join("devices").await;
+        plain.send(json!([64, 1, {}, "dev.plain.upload"])).await;
+        plain.expect(json!([65, 1, "<id>"])).await;
+        caller
+            .send(json!([48, 8, {"progress": true}, "dev.plain.upload", [1]]))
+            .await;
+        exact(
+            &mut caller,
+            json!([
+                8,
+                48,
+                8,
+                {},
+                "wamp.error.feature_not_supported",
+                ["the callee does not take progressive call invocations"]
+            ]),
+        )
+        .await;
+        // A caller that did not announce the feature breaks the protocol.
+        let mut rude = Client::connect(&app, sp).await;
+        rude.join("devices").await;
+        rude.send(json!([48, 1, {"progress": true}, "dev.upload", [1]]))
+            .await;
+        exact(
+            &mut rude,
+            json!([3, {"message": "CALL with progress from a caller that did not announce progressive_call_invocations"}, "wamp.error.protocol_violation"]),
+        )
+        .await;
+    }
 }

@@ -25,6 +25,8 @@ pub mod error {
     pub const AUTHENTICATION_FAILED: &str = "wamp.error.authentication_failed";
     /// None of the client's authentication methods is offered.
     pub const NO_MATCHING_AUTH_METHOD: &str = "wamp.error.no_matching_auth_method";
+    /// A peer asked for a feature the other side does not support.
+    pub const FEATURE_NOT_SUPPORTED: &str = "wamp.error.feature_not_supported";
     /// A call was canceled.
     pub const CANCELED: &str = "wamp.error.canceled";
     /// A call took longer than its timeout.

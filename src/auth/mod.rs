@@ -46,9 +46,8 @@ pub struct NewSession {
     pub(crate) authmethods: Vec<String>,
     pub(crate) authextra: Dict,
     pub(crate) transport: Arc<TransportInfo>,
-    /// Whether the client's HELLO announces the callee feature
-    /// `call_canceling` (it understands INTERRUPT).
-    pub(crate) callee_cancels: bool,
+    /// The dealer features the client's HELLO announces.
+    pub(crate) features: crate::dealer::PeerFeatures,
 }
 
 impl NewSession {

@@ -16,7 +16,7 @@ use serverwamp_protocol::message::{
     Payload, RegisterOptions,
 };
 use serverwamp_protocol::well_known::error;
-use serverwamp_protocol::{Dict, Id, List, MatchPolicy};
+use serverwamp_protocol::{Dict, Id, List, MatchPolicy, Value};
 use tokio::sync::mpsc;
 
 use crate::WampError;
@@ -25,6 +25,39 @@ use crate::rpc::{ItemStream, ProgressiveItem};
 
 /// How many of a callee's answers to one call wait for the caller at most.
 const ANSWERS: usize = 16;
+
+/// The dealer features a client announced in HELLO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PeerFeatures {
+    /// `callee.call_canceling`: it understands INTERRUPT.
+    pub(crate) callee_cancels: bool,
+    /// `callee.progressive_call_invocations`.
+    pub(crate) callee_progressive_invocations: bool,
+    /// `caller.progressive_call_invocations`.
+    pub(crate) caller_progressive_invocations: bool,
+}
+
+impl PeerFeatures {
+    /// Reads HELLO's `roles`.
+    pub(crate) fn from_roles(roles: Option<&Dict>) -> Self {
+        let feature = |role: &str, name: &str| {
+            let dict = |value: Option<&Value>| match value {
+                Some(Value::Dict(d)) => Some(d.clone()),
+                _ => None,
+            };
+            dict(roles.and_then(|r| r.get(role)))
+                .and_then(|r| dict(r.get("features")))
+                .is_some_and(|f| f.get(name) == Some(&Value::Bool(true)))
+        };
+        PeerFeatures {
+            callee_cancels: feature("callee", "call_canceling"),
+            // Spec: progressive call invocations need call canceling too.
+            callee_progressive_invocations: feature("callee", "progressive_call_invocations")
+                && feature("callee", "call_canceling"),
+            caller_progressive_invocations: feature("caller", "progressive_call_invocations"),
+        }
+    }
+}
 
 /// What the dealer needs of a callee: who it is and where its INVOCATIONs
 /// and INTERRUPTs go.
@@ -35,6 +68,8 @@ pub(crate) struct Callee {
     /// Whether it announced `call_canceling`: only then is it sent
     /// INTERRUPT.
     pub(crate) interruptible: bool,
+    /// Whether it announced `progressive_call_invocations`.
+    pub(crate) progressive_invocations: bool,
 }
 
 /// Who calls, for caller disclosure (a client's session; the application
@@ -95,6 +130,11 @@ struct Waiting {
     outbound: Outbound,
     /// Whether the callee understands INTERRUPT.
     interruptible: bool,
+    /// The registration, for the INVOCATIONs of later chunks.
+    registration: Id,
+    /// Whether the caller may still send chunks (a progressive call
+    /// invocation whose final CALL has not come).
+    open_for_chunks: bool,
     /// Whether the callee was sent INTERRUPT already.
     interrupted: bool,
 }
@@ -286,8 +326,8 @@ impl Dealer {
         options: &CallOptions,
         args: List,
         kwargs: Dict,
-    ) -> Result<(ItemStream, Interrupter), (List, Dict)> {
-        let (callee, request, message, answers) = {
+    ) -> Result<(ItemStream, CalleeCall), (List, Dict)> {
+        let (callee, request, message, answers, progressive) = {
             let mut state = self.lock();
             let Some(id) = Self::find(&state, procedure) else {
                 return Err((args, kwargs));
@@ -308,6 +348,21 @@ impl Dealer {
                 Invoke::Random => usize::try_from(random_id().get() % n as u64).unwrap_or(0),
             };
             let callee = reg.callees[index].clone();
+            // Spec, "Progressive Call Invocations": only a callee that
+            // announced the feature gets a call in chunks.
+            let progressive = options.progress == Some(true);
+            if progressive && !callee.progressive_invocations {
+                let err = WampError::new(error::FEATURE_NOT_SUPPORTED)
+                    .arg("the callee does not take progressive call invocations");
+                let refused =
+                    futures_util::stream::once(std::future::ready(ProgressiveItem::Error(err)));
+                let handle = CalleeCall {
+                    dealer: Weak::new(),
+                    key: (callee.session, request),
+                    progressive: false,
+                };
+                return Ok((Box::pin(refused), handle));
+            }
             // Spec, "Caller Identification": disclosed when the caller asks
             // or the registration requires it.
             let disclosed =
@@ -318,6 +373,7 @@ impl Dealer {
                 caller_authrole: disclosed.map(|c| c.authrole.to_owned()),
                 procedure: (reg.policy != MatchPolicy::Exact).then(|| procedure.to_owned()),
                 receive_progress: (options.receive_progress == Some(true)).then_some(true),
+                progress: progressive.then_some(true),
                 ..InvocationDetails::default()
             };
             let message = Message::Invocation(Invocation {
@@ -332,25 +388,28 @@ impl Dealer {
                     answers: sender,
                     outbound: callee.outbound.clone(),
                     interruptible: callee.interruptible,
+                    registration: id,
+                    open_for_chunks: progressive,
                     interrupted: false,
                 },
             );
-            (callee, request, message, answers)
+            (callee, request, message, answers, progressive)
         };
         let pending = Pending {
             dealer: Arc::downgrade(self),
             key: (callee.session, request),
             answered: false,
         };
-        let interrupter = Interrupter {
+        let callee_call = CalleeCall {
             dealer: Arc::downgrade(self),
             key: pending.key,
+            progressive,
         };
         let stream = futures_util::stream::unfold(
             Step::Send(pending, callee.outbound, Box::new(message), answers),
             next_answer,
         );
-        Ok((Box::pin(stream), interrupter))
+        Ok((Box::pin(stream), callee_call))
     }
 
     /// An answer from a callee to one of its invocations; false when no
@@ -422,12 +481,52 @@ impl Dealer {
 /// Interrupts a call's invocation when its caller cancels with mode `kill`:
 /// the callee's answer then ends the call. A callee that does not
 /// understand INTERRUPT is not sent one (`interrupt` says false).
-pub(crate) struct Interrupter {
+#[derive(Clone)]
+pub(crate) struct CalleeCall {
     dealer: Weak<Dealer>,
     key: (Id, Id),
+    /// Whether the caller sends the call in chunks.
+    progressive: bool,
 }
 
-impl Interrupter {
+impl CalleeCall {
+    /// Whether the caller sends this call in chunks (progressive call
+    /// invocations).
+    pub(crate) fn is_progressive(&self) -> bool {
+        self.progressive
+    }
+
+    /// Sends the caller's next chunk to the callee, as an INVOCATION with
+    /// the first one's request and registration (`progress` unless it is
+    /// the last). False when the call takes no more chunks: it was
+    /// answered, or its last chunk came (spec: discarded).
+    pub(crate) async fn chunk(&self, args: List, kwargs: Dict, progress: bool) -> bool {
+        let Some(dealer) = self.dealer.upgrade() else {
+            return false;
+        };
+        let (outbound, message) = {
+            let mut state = dealer.lock();
+            let Some(waiting) = state.waiting.get_mut(&self.key) else {
+                return false;
+            };
+            if !waiting.open_for_chunks {
+                return false;
+            }
+            waiting.open_for_chunks = progress;
+            let message = Message::Invocation(Invocation {
+                request: self.key.1,
+                registration: waiting.registration,
+                details: InvocationDetails {
+                    progress: progress.then_some(true),
+                    ..InvocationDetails::default()
+                },
+                payload: Payload::new(args, kwargs),
+            });
+            (waiting.outbound.clone(), message)
+        };
+        outbound.send_message(&message).await
+    }
+
     pub(crate) fn interrupt(&self) -> bool {
         self.dealer
             .upgrade()

@@ -32,6 +32,11 @@ impl Calls {
         self.running.contains_key(&request)
     }
 
+    /// A running call's shared state.
+    pub(crate) fn state(&self, request: Id) -> Option<&Arc<CallState>> {
+        self.running.get(&request).map(|(state, _)| state)
+    }
+
     /// How many calls are running (those answered at their first poll never
     /// count).
     pub(crate) fn running(&self) -> usize {
@@ -93,7 +98,7 @@ impl Calls {
                 let interrupted = state
                     .interrupt
                     .get()
-                    .is_some_and(crate::dealer::Interrupter::interrupt);
+                    .is_some_and(crate::dealer::CalleeCall::interrupt);
                 if !interrupted {
                     state.stop.notify_one();
                 }

@@ -107,8 +107,11 @@ struct OpenSession {
     broker: Arc<Broker<Session>>,
     /// The realm's client registrations, if its clients may register.
     dealer: Option<Arc<crate::dealer::Dealer>>,
-    /// Whether the client, as a callee, understands INTERRUPT.
-    callee_cancels: bool,
+    /// The dealer features the client announced.
+    features: crate::dealer::PeerFeatures,
+    /// The last progressive-invocation calls that ended: a late chunk of
+    /// one is discarded (spec, "Continuations on Completed Calls").
+    progressive_done: std::collections::VecDeque<Id>,
     /// How many registrations the session holds.
     registrations: usize,
     /// The session's subscriptions, with what runs when each ends.
@@ -320,8 +323,10 @@ impl Connection {
     async fn on_call(&mut self, call: Call) -> Flow {
         let request = call.request;
         if self.calls.is_running(request) {
-            let message = format!("CALL.Request {request} is already used by a running call");
-            return self.protocol_violation(&message).await;
+            return Box::pin(self.on_call_chunk(call)).await;
+        }
+        if let Some(flow) = Box::pin(self.check_progressive_call(&call)).await {
+            return flow;
         }
         let limit = self.config.limits.max_calls_in_flight;
         if self.calls.running() >= limit {
@@ -377,6 +382,9 @@ impl Connection {
                 return Flow::Continue;
             }
         };
+        // Spec, "Progressive Call Invocations": only client callees take
+        // a call in chunks.
+        let in_chunks = open.dealer.is_some() && call.options.progress == Some(true);
         let state = Arc::new(CallState::default());
         let receive_progress = call.options.receive_progress == Some(true);
         let request_info = Request {
@@ -413,6 +421,16 @@ impl Connection {
                 }
                 Err(payload) => (args, kwargs) = payload,
             }
+        }
+        if in_chunks {
+            let err = WampError::new(error::FEATURE_NOT_SUPPORTED).arg(format!(
+                "{:?} does not take progressive call invocations",
+                request_info.procedure
+            ));
+            self.outbound
+                .send_message(&err.to_call_error(request))
+                .await;
+            return Flow::Continue;
         }
         let handler_future = match (handler, relay) {
             (Some(handler), _) => {
@@ -596,6 +614,7 @@ fn router_roles(client_callees: bool) -> Dict {
         if client_callees {
             role(&[
                 "progressive_call_results",
+                "progressive_call_invocations",
                 "call_canceling",
                 "call_timeout",
                 "shared_registration",

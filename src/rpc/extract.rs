@@ -216,7 +216,7 @@ pub(crate) struct CallState {
     pub(crate) stop: tokio::sync::Notify,
     /// For a call sent to a client callee: how CANCEL `kill` interrupts
     /// it, so the callee's answer ends the call.
-    pub(crate) interrupt: std::sync::OnceLock<crate::dealer::Interrupter>,
+    pub(crate) interrupt: std::sync::OnceLock<crate::dealer::CalleeCall>,
 }
 
 impl CallState {

@@ -52,7 +52,7 @@ impl Connection {
         };
         let authentication = realm.authentication().clone();
         let details = hello.details;
-        let callee_cancels = callee_cancels(details.roles.as_ref());
+        let features = crate::dealer::PeerFeatures::from_roles(details.roles.as_ref());
         let session = NewSession {
             realm: hello.realm,
             session: random_id(),
@@ -61,7 +61,7 @@ impl Connection {
             authmethods: details.authmethods.unwrap_or_default(),
             authextra: details.authextra.unwrap_or_default(),
             transport: self.transport.clone(),
-            callee_cancels,
+            features,
         };
         if authentication.is_open() {
             // No authenticator: skip the machinery, admit anonymously.
@@ -270,7 +270,8 @@ impl Connection {
             control,
             broker,
             dealer,
-            callee_cancels: hello.callee_cancels,
+            features: hello.features,
+            progressive_done: std::collections::VecDeque::new(),
             registrations: 0,
             subscriptions: HashMap::new(),
             authorized: HashMap::new(),
@@ -313,17 +314,4 @@ impl Connection {
 /// The error a denied action answers.
 pub(super) fn not_authorized(action: crate::auth::Action, uri: &str) -> crate::WampError {
     crate::WampError::new(error::NOT_AUTHORIZED).arg(format!("not authorized to {action} {uri:?}"))
-}
-
-/// Whether HELLO's `roles.callee.features.call_canceling` is true: only
-/// such a callee is sent INTERRUPT (spec, "Call Canceling": otherwise the
-/// mode is `skip`).
-fn callee_cancels(roles: Option<&serverwamp_protocol::Dict>) -> bool {
-    let field = |value: Option<&serverwamp_protocol::Value>, key: &str| match value {
-        Some(serverwamp_protocol::Value::Dict(d)) => d.get(key).cloned(),
-        _ => None,
-    };
-    let callee = roles.and_then(|r| r.get("callee")).cloned();
-    let features = field(callee.as_ref(), "features");
-    field(features.as_ref(), "call_canceling") == Some(serverwamp_protocol::Value::Bool(true))
 }

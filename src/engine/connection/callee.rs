@@ -2,8 +2,8 @@
 //! INVOCATIONs (YIELD, ERROR).
 
 use serverwamp_protocol::message::{
-    ErrorMessage, Message, MessageType, Payload, Register, Registered, Unregister, Unregistered,
-    Yield,
+    Call, ErrorMessage, Message, MessageType, Payload, Register, Registered, Unregister,
+    Unregistered, Yield,
 };
 use serverwamp_protocol::well_known::error;
 
@@ -14,7 +14,62 @@ use crate::dealer::Callee;
 use crate::realm::Limits;
 use crate::rpc::{ProgressiveItem, RpcResult};
 
+/// How many ended progressive-invocation calls a session remembers.
+const PROGRESSIVE_DONE: usize = 64;
+
 impl Connection {
+    /// A CALL whose request is running: the next chunk of a progressive
+    /// call invocation, or a protocol violation.
+    pub(super) async fn on_call_chunk(&mut self, call: Call) -> Flow {
+        let request = call.request;
+        let handle = self
+            .calls
+            .state(request)
+            .and_then(|state| state.interrupt.get())
+            .filter(|handle| handle.is_progressive())
+            .cloned();
+        let Some(handle) = handle else {
+            let message = format!("CALL.Request {request} is already used by a running call");
+            return self.protocol_violation(&message).await;
+        };
+        let (args, kwargs) = match call.payload {
+            Payload::Args { args, kwargs } => (args, kwargs),
+            Payload::Transparent(_) => Default::default(),
+        };
+        // A chunk after the last one is discarded (spec, "Continuations on
+        // Completed Calls").
+        handle
+            .chunk(args, kwargs, call.options.progress == Some(true))
+            .await;
+        Flow::Continue
+    }
+
+    /// In a realm with client callees: discards a late chunk of an ended
+    /// progressive call, refuses `progress` from a caller that did not
+    /// announce progressive call invocations (a protocol violation, spec,
+    /// "Progressive Call Invocations"), and remembers the calls made in
+    /// chunks. `None` to go on with the call.
+    pub(super) async fn check_progressive_call(&mut self, call: &Call) -> Option<Flow> {
+        let Phase::Open(open) = &mut self.phase else {
+            return None;
+        };
+        open.dealer.as_ref()?;
+        if open.progressive_done.contains(&call.request) {
+            return Some(Flow::Continue);
+        }
+        if call.options.progress != Some(true) {
+            return None;
+        }
+        if !open.features.caller_progressive_invocations {
+            let message = "CALL with progress from a caller that did not announce progressive_call_invocations";
+            return Some(self.protocol_violation(message).await);
+        }
+        if open.progressive_done.len() == PROGRESSIVE_DONE {
+            open.progressive_done.pop_front();
+        }
+        open.progressive_done.push_back(call.request);
+        None
+    }
     /// Whether the open session's realm lets clients register.
     pub(super) fn is_callee_realm(&self) -> bool {
         matches!(&self.phase, Phase::Open(open) if open.dealer.is_some())
@@ -67,7 +122,8 @@ impl Connection {
         let callee = Callee {
             session: open.session.id(),
             outbound: self.outbound.clone(),
-            interruptible: open.callee_cancels,
+            interruptible: open.features.callee_cancels,
+            progressive_invocations: open.features.callee_progressive_invocations,
         };
         let reply = match dealer.register(callee, &register.procedure, &register.options) {
             Ok(registration) => {
