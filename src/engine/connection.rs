@@ -325,7 +325,11 @@ impl Connection {
         if self.calls.is_running(request) {
             return Box::pin(self.on_call_chunk(call)).await;
         }
-        if let Some(flow) = Box::pin(self.check_progressive_call(&call)).await {
+        // Off the hot path: only realms with client callees take calls in
+        // chunks.
+        if self.is_callee_realm()
+            && let Some(flow) = Box::pin(self.check_progressive_call(&call)).await
+        {
             return flow;
         }
         let limit = self.config.limits.max_calls_in_flight;
