@@ -628,3 +628,128 @@ impl Dealers {
         self.lock().get(realm).and_then(Weak::upgrade)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serverwamp_protocol::{Codec, Serialization};
+
+    use super::*;
+
+    fn callee(session: u64) -> Callee {
+        let codec = Codec::new(Serialization::Json);
+        let (outbound, _) = Outbound::channel(codec, None, 1024);
+        Callee {
+            session: Id::new(session).expect("an ID"),
+            outbound,
+            interruptible: true,
+            progressive_invocations: false,
+        }
+    }
+
+    fn options(policy: MatchPolicy, invoke: Option<&str>) -> RegisterOptions {
+        RegisterOptions {
+            match_policy: Some(policy),
+            invoke: invoke.map(str::to_owned),
+            ..RegisterOptions::default()
+        }
+    }
+
+    #[test]
+    fn exact_beats_the_longest_prefix_which_beats_wildcards() {
+        let dealer = Dealer::default();
+        assert!(!dealer.has_registrations());
+        let short = dealer
+            .register(callee(1), "a", &options(MatchPolicy::Prefix, None))
+            .expect("registered");
+        let long = dealer
+            .register(callee(1), "a.b", &options(MatchPolicy::Prefix, None))
+            .expect("registered");
+        let wild = dealer
+            .register(callee(1), "a..c", &options(MatchPolicy::Wildcard, None))
+            .expect("registered");
+        let fewer = dealer
+            .register(callee(1), "..c", &options(MatchPolicy::Wildcard, None))
+            .expect("registered");
+        let exact = dealer
+            .register(callee(1), "a.b.c", &options(MatchPolicy::Exact, None))
+            .expect("registered");
+        assert!(dealer.has_registrations());
+        let state = dealer.lock();
+        assert_eq!(Dealer::find(&state, "a.b.c"), Some(exact));
+        assert_eq!(Dealer::find(&state, "a.b.d"), Some(long));
+        assert_eq!(Dealer::find(&state, "a.x"), Some(short));
+        assert_eq!(Dealer::find(&state, "x.y.c"), Some(fewer));
+        assert_eq!(Dealer::find(&state, "b"), None);
+        drop(state);
+        assert!(dealer.unregister(Id::new(1).expect("an ID"), short));
+        assert!(!dealer.unregister(Id::new(1).expect("an ID"), short));
+        let state = dealer.lock();
+        assert_eq!(Dealer::find(&state, "a.x.c"), Some(wild));
+    }
+
+    #[test]
+    fn shared_registrations_need_one_policy_that_is_not_single() {
+        let dealer = Dealer::default();
+        let rr = options(MatchPolicy::Exact, Some("roundrobin"));
+        let id = dealer.register(callee(1), "p", &rr).expect("registered");
+        assert_eq!(dealer.register(callee(2), "p", &rr).ok(), Some(id));
+        // The same session twice, another policy, or single: refused.
+        for (session, invoke) in [(2, "roundrobin"), (3, "first"), (3, "single")] {
+            let err = dealer
+                .register(
+                    callee(session),
+                    "p",
+                    &options(MatchPolicy::Exact, Some(invoke)),
+                )
+                .expect_err("refused");
+            assert_eq!(err.uri, error::PROCEDURE_ALREADY_EXISTS);
+        }
+        let err = dealer
+            .register(
+                callee(3),
+                "q",
+                &options(MatchPolicy::Exact, Some("loudest")),
+            )
+            .expect_err("refused");
+        assert_eq!(err.uri, error::INVALID_ARGUMENT);
+        // The last callee leaving ends the registration.
+        dealer.remove_callee(Id::new(1).expect("an ID"));
+        assert!(dealer.has_registrations());
+        dealer.remove_callee(Id::new(2).expect("an ID"));
+        assert!(!dealer.has_registrations());
+    }
+
+    #[test]
+    fn hello_roles_give_the_peer_features() {
+        let roles = |json: &str| {
+            let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+            let value = Serialization::Json
+                .decode_value(value.to_string().as_bytes())
+                .expect("a value");
+            match value {
+                Value::Dict(d) => d,
+                _ => panic!("a dict"),
+            }
+        };
+        let none = PeerFeatures::from_roles(Some(&roles(r#"{"caller": {}}"#)));
+        assert_eq!(none, PeerFeatures::default());
+        let all = PeerFeatures::from_roles(Some(&roles(
+            r#"{"caller": {"features": {"progressive_call_invocations": true}},
+                "callee": {"features": {"call_canceling": true, "progressive_call_invocations": true}}}"#,
+        )));
+        assert_eq!(
+            all,
+            PeerFeatures {
+                callee_cancels: true,
+                callee_progressive_invocations: true,
+                caller_progressive_invocations: true,
+            }
+        );
+        // Progressive invocations need call canceling too.
+        let half = PeerFeatures::from_roles(Some(&roles(
+            r#"{"callee": {"features": {"progressive_call_invocations": true}}}"#,
+        )));
+        assert!(!half.callee_progressive_invocations);
+        assert_eq!(PeerFeatures::from_roles(None), PeerFeatures::default());
+    }
+}
