@@ -152,6 +152,39 @@ def test_cancel_interrupts_the_callee(demo_url, serializer):
     callee_test(body)(demo_url, serializer)
 
 
+def test_a_call_timeout_interrupts_the_callee(demo_url, serializer):
+    async def body(caller, callee):
+        interrupted = asyncio.get_running_loop().create_future()
+
+        async def slow():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                interrupted.set_result(True)
+                raise
+
+        await callee.register(slow, "com.example.slow")
+        with pytest.raises(ApplicationError) as caught:
+            await asyncio.wait_for(caller.call("com.example.slow", options=CallOptions(timeout=100)), 5)
+        assert caught.value.error == "wamp.error.timeout"
+        assert await asyncio.wait_for(interrupted, 5)
+        interrupts = [m for m in callee.received if isinstance(m, message.Interrupt)]
+        assert len(interrupts) == 1 and interrupts[0].mode == "killnowait"
+
+    callee_test(body)(demo_url, serializer)
+
+
+def test_shared_registration_first_and_last(demo_url, serializer):
+    async def body(caller, first, second):
+        for policy, expected in [("first", "first"), ("last", "second")]:
+            uri = f"com.example.{policy}"
+            await first.register(lambda: "first", uri, options=RegisterOptions(invoke=policy))
+            await second.register(lambda: "second", uri, options=RegisterOptions(invoke=policy))
+            assert [await caller.call(uri) for _ in range(3)] == [expected] * 3
+
+    callee_test(body, callees=2)(demo_url, serializer)
+
+
 def test_a_callee_leaving_mid_call_cancels_it(demo_url, serializer):
     async def body(caller, callee):
         await callee.register(lambda: asyncio.sleep(10), "com.example.gone")
