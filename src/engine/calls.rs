@@ -15,6 +15,7 @@ use serverwamp_protocol::well_known::error;
 use tokio::task::JoinSet;
 
 use crate::WampError;
+use crate::dealer::CalleeCall;
 use crate::outbound::Outbound;
 use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 
@@ -23,8 +24,16 @@ use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 pub(crate) struct Calls {
     /// Dropping the set aborts every task: a session's handlers end with it.
     tasks: JoinSet<Id>,
-    /// Each running call's shared state and task.
-    running: HashMap<Id, (Arc<CallState>, tokio::task::Id)>,
+    /// Each running call.
+    running: HashMap<Id, Running>,
+}
+
+/// A running call: its shared state, its task, and for a call sent to a
+/// client callee, the handle on its invocation.
+struct Running {
+    state: Arc<CallState>,
+    task: tokio::task::Id,
+    callee: Option<CalleeCall>,
 }
 
 impl Calls {
@@ -32,9 +41,9 @@ impl Calls {
         self.running.contains_key(&request)
     }
 
-    /// A running call's shared state.
-    pub(crate) fn state(&self, request: Id) -> Option<&Arc<CallState>> {
-        self.running.get(&request).map(|(state, _)| state)
+    /// The invocation of a running call sent to a client callee.
+    pub(crate) fn callee_call(&self, request: Id) -> Option<&CalleeCall> {
+        self.running.get(&request)?.callee.as_ref()
     }
 
     /// How many calls are running (those answered at their first poll never
@@ -49,6 +58,7 @@ impl Calls {
         &mut self,
         request: Id,
         state: Arc<CallState>,
+        callee: Option<CalleeCall>,
         mut work: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     ) {
         if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
@@ -58,7 +68,14 @@ impl Calls {
             work.await;
             request
         });
-        self.running.insert(request, (state, task.id()));
+        self.running.insert(
+            request,
+            Running {
+                state,
+                task: task.id(),
+                callee,
+            },
+        );
     }
 
     /// Waits for the next call task to finish and forgets it. Pending
@@ -70,7 +87,7 @@ impl Calls {
             }
             // A task only fails by panicking outside the handler's own
             // panic guard; forget exactly that call.
-            Some(Err(e)) => self.running.retain(|_, (_, task)| *task != e.id()),
+            Some(Err(e)) => self.running.retain(|_, running| running.task != e.id()),
             None => std::future::pending().await,
         }
     }
@@ -78,7 +95,7 @@ impl Calls {
     /// Cancels a call (spec, "Call Canceling"). An unknown request is
     /// ignored: the call has already been answered.
     pub(crate) async fn cancel(&mut self, request: Id, mode: CancelMode, outbound: &Outbound) {
-        let Some((state, _)) = self.running.get(&request) else {
+        let Some(Running { state, callee, .. }) = self.running.get(&request) else {
             return;
         };
         match mode {
@@ -95,10 +112,7 @@ impl Calls {
             // INTERRUPT is skipped: the task answers now, without it.
             // The task drops the handler, then answers itself.
             CancelMode::Kill => {
-                let interrupted = state
-                    .interrupt
-                    .get()
-                    .is_some_and(crate::dealer::CalleeCall::interrupt);
+                let interrupted = callee.as_ref().is_some_and(CalleeCall::interrupt);
                 if !interrupted {
                     state.stop.notify_one();
                 }

@@ -410,8 +410,7 @@ impl Connection {
                 args,
                 kwargs,
             ) {
-                Ok((answers, interrupter)) => {
-                    let _ = state.interrupt.set(interrupter);
+                Ok((answers, callee_call)) => {
                     let work = run_call(
                         std::future::ready(CallOutcome::Progressive(answers)),
                         request,
@@ -420,7 +419,9 @@ impl Connection {
                         receive_progress,
                         timeout,
                     );
-                    self.calls.start(request, state, Box::pin(work)).await;
+                    self.calls
+                        .start(request, state, Some(callee_call), Box::pin(work))
+                        .await;
                     return Flow::Continue;
                 }
                 Err(payload) => (args, kwargs) = payload,
@@ -489,7 +490,7 @@ impl Connection {
             timeout,
         );
         // Boxed here so the connection's own future stays small.
-        self.calls.start(request, state, Box::pin(work)).await;
+        self.calls.start(request, state, None, Box::pin(work)).await;
         Flow::Continue
     }
 

@@ -214,9 +214,6 @@ pub(crate) struct CallState {
     answered: std::sync::atomic::AtomicBool,
     /// Wakes the task to drop its handler (CANCEL kill/killnowait).
     pub(crate) stop: tokio::sync::Notify,
-    /// For a call sent to a client callee: how CANCEL `kill` interrupts
-    /// it, so the callee's answer ends the call.
-    pub(crate) interrupt: std::sync::OnceLock<crate::dealer::CalleeCall>,
 }
 
 impl CallState {

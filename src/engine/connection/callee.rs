@@ -24,8 +24,7 @@ impl Connection {
         let request = call.request;
         let handle = self
             .calls
-            .state(request)
-            .and_then(|state| state.interrupt.get())
+            .callee_call(request)
             .filter(|handle| handle.is_progressive())
             .cloned();
         let Some(handle) = handle else {
