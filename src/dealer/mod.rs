@@ -40,14 +40,15 @@ pub(crate) struct PeerFeatures {
 impl PeerFeatures {
     /// Reads HELLO's `roles`.
     pub(crate) fn from_roles(roles: Option<&Dict>) -> Self {
-        let feature = |role: &str, name: &str| {
-            let dict = |value: Option<&Value>| match value {
-                Some(Value::Dict(d)) => Some(d.clone()),
+        fn within<'a>(value: Option<&'a Value>, key: &str) -> Option<&'a Value> {
+            match value {
+                Some(Value::Dict(d)) => d.get(key),
                 _ => None,
-            };
-            dict(roles.and_then(|r| r.get(role)))
-                .and_then(|r| dict(r.get("features")))
-                .is_some_and(|f| f.get(name) == Some(&Value::Bool(true)))
+            }
+        }
+        let feature = |role: &str, name: &str| {
+            let features = within(roles.and_then(|r| r.get(role)), "features");
+            within(features, name) == Some(&Value::Bool(true))
         };
         PeerFeatures {
             callee_cancels: feature("callee", "call_canceling"),
