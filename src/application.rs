@@ -181,6 +181,93 @@ impl Application {
         self
     }
 
+    /// Calls `procedure` in `realm` and waits for its final result: a local
+    /// route, or a procedure a client of the realm registered (see the
+    /// [client callees guide](crate::guide::client_callees)), by the same
+    /// rules as a client's CALL. Progress reports are skipped; the callee is
+    /// not told of a caller (there is no caller session).
+    ///
+    /// A local route's handler gets a stand-in [`Session`] of its own
+    /// (authid and authrole `application`, transport
+    /// [`TransportKind::Application`](crate::transport::TransportKind::Application)).
+    /// A procedure nobody serves is `wamp.error.no_such_procedure`, as is a
+    /// realm that does not exist; a callee that leaves before it answers,
+    /// `wamp.error.canceled`. The call has no deadline of its own: bound it
+    /// with `tokio::time::timeout`; a call dropped before its answer sends
+    /// its callee INTERRUPT.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use serverwamp::Application;
+    /// use serverwamp::rpc::RpcRouteSet;
+    ///
+    /// let mut app = Application::new();
+    /// let mut routes = RpcRouteSet::new();
+    /// routes.route("math.double", |serverwamp::rpc::Args((n,)): serverwamp::rpc::Args<(i64,)>| async move { n * 2 });
+    /// app.add_routes(routes);
+    /// let result = app.call("realm1", "math.double", vec![21.into()], Default::default()).await;
+    /// assert_eq!(result.unwrap().args, vec![42.into()]);
+    /// # });
+    /// ```
+    pub async fn call(
+        &self,
+        realm: &str,
+        procedure: &str,
+        args: serverwamp_protocol::List,
+        kwargs: serverwamp_protocol::Dict,
+    ) -> Result<crate::rpc::RpcResult, crate::WampError> {
+        let config = &self.engine.config;
+        let Some(view) = crate::realm::RealmView::resolve(config, realm) else {
+            return Err(crate::WampError::new(
+                serverwamp_protocol::well_known::error::NO_SUCH_PROCEDURE,
+            )
+            .arg(format!("there is no realm {realm:?}")));
+        };
+        let dealer = self.engine.dealers.get(realm);
+        let stand_in = || {
+            let codec =
+                serverwamp_protocol::Codec::new(serverwamp_protocol::Serialization::MsgPack);
+            let (outbound, _) = crate::outbound::Outbound::channel(codec, None, 64 * 1024);
+            let broker = self.engine.brokers.get_or_create(
+                realm,
+                config.slow_subscribers,
+                config.relay.as_ref(),
+            );
+            let session = Session::new(
+                crate::session::SessionParts {
+                    id: serverwamp_protocol::id::random_id(),
+                    realm: realm.to_owned(),
+                    auth: crate::session::AuthDetails {
+                        authid: "application".to_owned(),
+                        authrole: "application".to_owned(),
+                        authmethod: "application".to_owned(),
+                        authprovider: "application".to_owned(),
+                    },
+                    identity: None,
+                    transport: Arc::new(crate::link::TransportInfo::new(
+                        crate::link::TransportKind::Application,
+                        crate::link::PeerAddress::Unknown,
+                    )),
+                    outbound,
+                    control: Arc::default(),
+                },
+                &broker,
+            );
+            let _ = session.inner.router.set((view.clone(), dealer.clone()));
+            session
+        };
+        crate::realm::call(
+            &view,
+            dealer.as_ref(),
+            None,
+            stand_in,
+            procedure,
+            args,
+            kwargs,
+        )
+        .await
+    }
+
     /// Publishes an event to every subscriber of `topic` in `realm`, from a
     /// handler, a background task or a feed from an external broker.
     ///

@@ -501,6 +501,8 @@ impl Caller {
             },
             authextra: Dict::new(),
             transport: transport.clone(),
+            // An HTTP request is no callee.
+            features: crate::dealer::PeerFeatures::default(),
         };
         let (outbound, queue) =
             Outbound::channel(Codec::new(Serialization::Json), None, config.outbound_bytes);

@@ -22,6 +22,7 @@
 //! 16. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
 //! 17. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
 //! 18. [The meta API](meta_api): sessions and subscriptions asked about, testaments, retained events.
+//! 19. [Client callees](client_callees): procedures clients register, called by clients and the application.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
 pub mod getting_started {}
@@ -77,3 +78,6 @@ pub mod scale_out {}
 
 #[doc = include_str!("../docs/guide/meta-api.md")]
 pub mod meta_api {}
+
+#[doc = include_str!("../docs/guide/client-callees.md")]
+pub mod client_callees {}

@@ -6,6 +6,7 @@ pub mod backplane;
 #[cfg(feature = "axum")]
 pub mod bridge;
 mod broker;
+mod dealer;
 mod engine;
 pub mod guide;
 pub mod handler;

@@ -357,6 +357,23 @@ async fn add_stuff(
     })
 }
 
+/// `open.ask(procedure, *args)`: calls `procedure` as the calling session
+/// (a procedure another client registered, or a local route) and answers
+/// with its result.
+async fn ask(
+    session: Session,
+    Args(args): Args<Vec<Value>>,
+    Kwargs(kwargs): Kwargs<Dict>,
+) -> Result<RpcResult, WampError> {
+    let mut args = args.into_iter();
+    let Some(Value::Str(procedure)) = args.next() else {
+        return Err(WampError::invalid_argument(
+            "the first argument names the procedure to call",
+        ));
+    };
+    session.call(&procedure, args.collect(), kwargs).await
+}
+
 fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
     let mut routes = RpcRouteSet::new();
     routes
@@ -409,12 +426,21 @@ fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
     app.realm("mixed")
         .add_transport_authenticator(cookie_authenticator)
         .set_ticket_authenticator(check_ticket);
-    // Beyond the contract: a realm where clients publish to each other, to
-    // show (and test) the open-broker features, and the WAMP meta API
-    // (sessions, subscriptions, testaments), which tells every client of
-    // the realm about the others: fine for a demo realm, not for a realm
-    // of strangers without an authorizer.
-    app.realm("open").set_open_broker(true).enable_meta_api();
+    // Beyond the contract: a realm where clients publish to each other and
+    // register procedures that the others (and `open.ask`, through
+    // `Session::call`) call, to show (and test) the open-broker and dealer
+    // features, with the WAMP meta API (sessions, subscriptions,
+    // testaments), which tells every client of the realm about the others:
+    // fine for a demo realm, not for a realm of strangers without an
+    // authorizer. Local routes win, so the contract's procedures answer
+    // here as everywhere.
+    let mut open_routes = RpcRouteSet::new();
+    open_routes.route("open.ask", ask);
+    app.realm("open")
+        .set_open_broker(true)
+        .enable_meta_api()
+        .set_client_callees(true)
+        .add_routes(open_routes);
     if no_default_realm {
         app.disable_default_realm();
     }

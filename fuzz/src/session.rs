@@ -2,9 +2,12 @@
 //!
 //! The input drives one connection to a small application that has every
 //! kind of handler (quick, slow, panicking, progressive procedures; topic
-//! routes; an authenticated realm; an open broker). Its first byte picks
+//! routes; an authenticated realm; an open broker that also lets clients
+//! register procedures, so one session is caller and callee of its own
+//! INVOCATIONs). Its first byte picks
 //! the subprotocol; the rest is a sequence of steps, each either a message
-//! built from the bytes (HELLO, CALL, CANCEL, SUBSCRIBE, …, with IDs, URIs
+//! built from the bytes (HELLO, CALL, CANCEL, SUBSCRIBE, REGISTER, YIELD,
+//! …, with IDs, URIs
 //! and options chosen by the bytes) or raw bytes sent as a frame.
 //!
 //! Checks: nothing panics; the connection ends (time is paused, so a hang
@@ -22,7 +25,16 @@ use serverwamp::pubsub::TopicRouteSet;
 use serverwamp::rpc::{Args, Kwargs, Progressive, ProgressiveItem, RpcResult, RpcRouteSet};
 
 const REALMS: [&str; 4] = ["realm1", "tickets", "open", "bad realm"];
-const PROCEDURES: [&str; 6] = ["echo", "slow", "boom", "countdown", "nope", "a..b"];
+const PROCEDURES: [&str; 8] = [
+    "echo",
+    "slow",
+    "boom",
+    "countdown",
+    "nope",
+    "a..b",
+    "dev.x",
+    "wamp.x",
+];
 const TOPICS: [&str; 5] = ["news", "news.sport", "private.x", "other", "a b"];
 
 async fn boom() -> i32 {
@@ -65,7 +77,9 @@ fn app() -> Application {
         .set_ticket_authenticator(|_s: NewSession, ticket: String| async move {
             (ticket == "t").then(|| Authenticated::anonymous().authid("t"))
         });
-    app.realm("open").set_open_broker(true);
+    app.realm("open")
+        .set_open_broker(true)
+        .set_client_callees(true);
     app
 }
 
@@ -126,13 +140,22 @@ enum Step {
 fn step(input: &mut Bytes<'_>) -> Option<Step> {
     let list = |items: Vec<Value>| Some(Step::Message(Value::List(items)));
     let uint = Value::UInt;
-    match input.byte()? % 12 {
+    match input.byte()? % 15 {
         0 => {
             let realm = input.pick(&REALMS)?;
             let details = dict(&[
                 (
                     "roles",
-                    dict(&[("caller", dict(&[])), ("subscriber", dict(&[]))]),
+                    if input.byte()? % 2 == 0 {
+                        dict(&[("caller", dict(&[])), ("subscriber", dict(&[]))])
+                    } else {
+                        let features = dict(&[
+                            ("call_canceling", Value::Bool(true)),
+                            ("progressive_call_invocations", Value::Bool(true)),
+                        ]);
+                        let role = dict(&[("features", features)]);
+                        dict(&[("caller", role.clone()), ("callee", role)])
+                    },
                 ),
                 ("authmethods", Value::List(vec!["ticket".into()])),
             ]);
@@ -143,8 +166,12 @@ fn step(input: &mut Bytes<'_>) -> Option<Step> {
         3 | 4 => {
             let request = input.id()?;
             let procedure = input.pick(&PROCEDURES)?;
-            let progress = input.byte()? % 2 == 0;
-            let mut options = vec![("receive_progress", Value::Bool(progress))];
+            let progress = input.byte()?;
+            let mut options = vec![("receive_progress", Value::Bool(progress % 2 == 0))];
+            if progress % 3 == 0 {
+                // A chunk of a progressive call invocation.
+                options.push(("progress", Value::Bool(true)));
+            }
             if input.byte()? % 4 == 0 {
                 options.push(("timeout", uint(u64::from(input.byte()?) * 10)));
             }
@@ -202,9 +229,43 @@ fn step(input: &mut Bytes<'_>) -> Option<Step> {
             let id = input.id()?;
             list(vec![code, id, dict(&[])])
         }
-        _ => {
+        11 => {
             let len = usize::from(input.byte()?);
             Some(Step::Raw(input.take(len).to_vec()))
+        }
+        12 => {
+            let request = input.id()?;
+            let procedure = input.pick(&PROCEDURES)?;
+            let policy = input.pick(&["exact", "prefix", "wildcard"])?;
+            let invoke = input.pick(&["single", "roundrobin", "random", "first", "last", "x"])?;
+            let options = dict(&[("match", policy.into()), ("invoke", invoke.into())]);
+            list(vec![uint(64), request, options, procedure.into()])
+        }
+        13 => {
+            let request = input.id()?;
+            // Registration IDs are router-scope counters: small numbers hit.
+            let registration = input.id()?;
+            list(vec![uint(66), request, registration])
+        }
+        _ => {
+            // An answer to an INVOCATION (whose IDs are small counters).
+            let request = input.id()?;
+            match input.byte()? % 3 {
+                0 => list(vec![
+                    uint(70),
+                    request,
+                    dict(&[("progress", Value::Bool(true))]),
+                    Value::List(vec![uint(1)]),
+                ]),
+                1 => list(vec![uint(70), request, dict(&[])]),
+                _ => list(vec![
+                    uint(8),
+                    uint(68),
+                    request,
+                    dict(&[]),
+                    "app.error.x".into(),
+                ]),
+            }
         }
     }
 }

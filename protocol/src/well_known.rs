@@ -10,6 +10,9 @@ pub mod error {
     pub const NO_SUCH_SUBSCRIPTION: &str = "wamp.error.no_such_subscription";
     /// An unregister named a registration that does not exist.
     pub const NO_SUCH_REGISTRATION: &str = "wamp.error.no_such_registration";
+    /// A REGISTER named a procedure already registered in a way that
+    /// cannot be shared.
+    pub const PROCEDURE_ALREADY_EXISTS: &str = "wamp.error.procedure_already_exists";
     /// A HELLO named a realm the router does not serve.
     pub const NO_SUCH_REALM: &str = "wamp.error.no_such_realm";
     /// A URI broke the URI rules.
@@ -22,6 +25,8 @@ pub mod error {
     pub const AUTHENTICATION_FAILED: &str = "wamp.error.authentication_failed";
     /// None of the client's authentication methods is offered.
     pub const NO_MATCHING_AUTH_METHOD: &str = "wamp.error.no_matching_auth_method";
+    /// A peer asked for a feature the other side does not support.
+    pub const FEATURE_NOT_SUPPORTED: &str = "wamp.error.feature_not_supported";
     /// A call was canceled.
     pub const CANCELED: &str = "wamp.error.canceled";
     /// A call took longer than its timeout.

@@ -46,6 +46,8 @@ pub struct NewSession {
     pub(crate) authmethods: Vec<String>,
     pub(crate) authextra: Dict,
     pub(crate) transport: Arc<TransportInfo>,
+    /// The dealer features the client's HELLO announces.
+    pub(crate) features: crate::dealer::PeerFeatures,
 }
 
 impl NewSession {

@@ -15,6 +15,7 @@ use serverwamp_protocol::well_known::error;
 use tokio::task::JoinSet;
 
 use crate::WampError;
+use crate::dealer::CalleeCall;
 use crate::outbound::Outbound;
 use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 
@@ -23,13 +24,26 @@ use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 pub(crate) struct Calls {
     /// Dropping the set aborts every task: a session's handlers end with it.
     tasks: JoinSet<Id>,
-    /// Each running call's shared state and task.
-    running: HashMap<Id, (Arc<CallState>, tokio::task::Id)>,
+    /// Each running call.
+    running: HashMap<Id, Running>,
+}
+
+/// A running call: its shared state, its task, and for a call sent to a
+/// client callee, the handle on its invocation.
+struct Running {
+    state: Arc<CallState>,
+    task: tokio::task::Id,
+    callee: Option<CalleeCall>,
 }
 
 impl Calls {
     pub(crate) fn is_running(&self, request: Id) -> bool {
         self.running.contains_key(&request)
+    }
+
+    /// The invocation of a running call sent to a client callee.
+    pub(crate) fn callee_call(&self, request: Id) -> Option<&CalleeCall> {
+        self.running.get(&request)?.callee.as_ref()
     }
 
     /// How many calls are running (those answered at their first poll never
@@ -44,6 +58,7 @@ impl Calls {
         &mut self,
         request: Id,
         state: Arc<CallState>,
+        callee: Option<CalleeCall>,
         mut work: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     ) {
         if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
@@ -53,7 +68,14 @@ impl Calls {
             work.await;
             request
         });
-        self.running.insert(request, (state, task.id()));
+        self.running.insert(
+            request,
+            Running {
+                state,
+                task: task.id(),
+                callee,
+            },
+        );
     }
 
     /// Waits for the next call task to finish and forgets it. Pending
@@ -65,7 +87,7 @@ impl Calls {
             }
             // A task only fails by panicking outside the handler's own
             // panic guard; forget exactly that call.
-            Some(Err(e)) => self.running.retain(|_, (_, task)| *task != e.id()),
+            Some(Err(e)) => self.running.retain(|_, running| running.task != e.id()),
             None => std::future::pending().await,
         }
     }
@@ -73,7 +95,7 @@ impl Calls {
     /// Cancels a call (spec, "Call Canceling"). An unknown request is
     /// ignored: the call has already been answered.
     pub(crate) async fn cancel(&mut self, request: Id, mode: CancelMode, outbound: &Outbound) {
-        let Some((state, _)) = self.running.get(&request) else {
+        let Some(Running { state, callee, .. }) = self.running.get(&request) else {
             return;
         };
         match mode {
@@ -86,8 +108,16 @@ impl Calls {
                         .await;
                 }
             }
+            // Spec, "Call Canceling": a client callee is sent INTERRUPT
+            // and its answer ends the call. One that does not understand
+            // INTERRUPT is skipped: the task answers now, without it.
             // The task drops the handler, then answers itself.
-            CancelMode::Kill => state.stop.notify_one(),
+            CancelMode::Kill => {
+                let interrupted = callee.as_ref().is_some_and(CalleeCall::interrupt);
+                if !interrupted {
+                    state.stop.notify_one();
+                }
+            }
             // The caller is answered now and the handler dropped.
             CancelMode::KillNoWait => {
                 if state.claim_answer() {

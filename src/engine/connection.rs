@@ -6,6 +6,7 @@
 //! connection.
 
 mod auth;
+mod callee;
 mod meta;
 mod pubsub;
 
@@ -116,6 +117,15 @@ struct OpenSession {
     realm: RealmView,
     control: Arc<ControlSlot>,
     broker: Arc<Broker<Session>>,
+    /// The realm's client registrations, if its clients may register.
+    dealer: Option<Arc<crate::dealer::Dealer>>,
+    /// The dealer features the client announced.
+    features: crate::dealer::PeerFeatures,
+    /// The last progressive-invocation calls that ended: a late chunk of
+    /// one is discarded (spec, "Continuations on Completed Calls").
+    progressive_done: std::collections::VecDeque<Id>,
+    /// How many registrations the session holds.
+    registrations: usize,
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.
@@ -290,18 +300,13 @@ impl Connection {
                 Flow::Continue
             }
             Message::Abort(_) => Flow::Stop,
-            // Procedures live in this server; clients do not register any.
-            Message::Register(m) => {
-                self.refuse(MessageType::Register, m.request, error::NOT_AUTHORIZED)
-                    .await
-            }
-            Message::Unregister(m) => {
-                self.refuse(
-                    MessageType::Unregister,
-                    m.request,
-                    error::NO_SUCH_REGISTRATION,
-                )
-                .await
+            Message::Register(m) => Box::pin(self.on_register(m)).await,
+            Message::Unregister(m) => Box::pin(self.on_unregister(m)).await,
+            Message::Yield(m) if self.is_callee_realm() => self.on_yield(m).await,
+            Message::Error(m)
+                if m.request_type == MessageType::Invocation && self.is_callee_realm() =>
+            {
+                self.on_invocation_error(m).await
             }
             Message::Subscribe(m) => Box::pin(self.on_subscribe(m)).await,
             Message::Unsubscribe(m) => Box::pin(self.on_unsubscribe(m)).await,
@@ -318,7 +323,7 @@ impl Connection {
             }
             Message::Yield(_) | Message::Error(_) => {
                 let name = message.message_type();
-                let text = format!("{name} received, but this router never sends INVOCATION");
+                let text = format!("{name} received, but this realm never sends INVOCATION");
                 self.protocol_violation(&text).await
             }
             other => {
@@ -333,8 +338,14 @@ impl Connection {
         let request = call.request;
         crate::observe::call();
         if self.calls.is_running(request) {
-            let message = format!("CALL.Request {request} is already used by a running call");
-            return self.protocol_violation(&message).await;
+            return Box::pin(self.on_call_chunk(call)).await;
+        }
+        // Off the hot path: only realms with client callees take calls in
+        // chunks.
+        if self.is_callee_realm()
+            && let Some(flow) = Box::pin(self.check_progressive_call(&call)).await
+        {
+            return flow;
         }
         let limit = self.config.limits.max_calls_in_flight;
         if self.calls.running() >= limit {
@@ -358,23 +369,32 @@ impl Connection {
             return Box::pin(self.on_meta_call(call)).await;
         }
         let handler = open.realm.procedure(&call.procedure).cloned();
+        // A client registration serves a procedure without a local route
+        // (or before it, if the realm says so). Off the hot path: a realm
+        // without registrations is never looked up.
+        let dealer = open.dealer.as_ref().filter(|d| {
+            d.has_registrations() && (handler.is_none() || open.realm.client_callees_first())
+        });
         // In a cluster, a procedure without a route here may be served by
         // another node that shares it.
         let relay = self.config.relay.as_ref().filter(|_| handler.is_none());
-        if handler.is_none() && relay.is_none() {
+        if handler.is_none() && relay.is_none() && dealer.is_none() {
             let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
                 "no procedure is registered for {:?}",
                 call.procedure
             ));
             return self.refuse_call(request, &err).await;
         }
-        let (args, kwargs) = match call.payload {
+        let (mut args, mut kwargs) = match call.payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             Payload::Transparent(_) => {
                 let err = WampError::invalid_argument("payload passthru mode is not supported");
                 return self.refuse_call(request, &err).await;
             }
         };
+        // Spec, "Progressive Call Invocations": only client callees take
+        // a call in chunks.
+        let in_chunks = open.dealer.is_some() && call.options.progress == Some(true);
         let state = Arc::new(CallState::default());
         let receive_progress = call.options.receive_progress == Some(true);
         let request_info = Request {
@@ -383,6 +403,46 @@ impl Connection {
             options: call.options,
         };
         let timeout = request_info.timeout();
+        if let Some(dealer) = dealer {
+            let caller = crate::dealer::Caller {
+                session: open.session.id(),
+                authid: open.session.authid(),
+                authrole: open.session.authrole(),
+            };
+            match dealer.invoke(
+                &request_info.procedure,
+                Some(&caller),
+                &request_info.options,
+                args,
+                kwargs,
+            ) {
+                Ok((answers, callee_call)) => {
+                    let work = run_call(
+                        std::future::ready(CallOutcome::Progressive(answers)),
+                        request,
+                        state.clone(),
+                        self.outbound.clone(),
+                        receive_progress,
+                        timeout,
+                    );
+                    self.calls
+                        .start(request, state, Some(callee_call), Box::pin(work))
+                        .await;
+                    return Flow::Continue;
+                }
+                Err(payload) => (args, kwargs) = payload,
+            }
+        }
+        if in_chunks {
+            let err = WampError::new(error::FEATURE_NOT_SUPPORTED).arg(format!(
+                "{:?} does not take progressive call invocations",
+                request_info.procedure
+            ));
+            self.outbound
+                .send_message(&err.to_call_error(request))
+                .await;
+            return Flow::Continue;
+        }
         // A debug span: at info, with a subscriber that records spans (the
         // demo's fmt), one per call cost 10-20 % of the demo's calls per
         // second; the session span, once per connection, costs nothing.
@@ -418,7 +478,16 @@ impl Connection {
                 };
                 Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
             }
-            (None, None) => return Flow::Continue,
+            (None, None) => {
+                let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
+                    "no procedure is registered for {:?}",
+                    request_info.procedure
+                ));
+                self.outbound
+                    .send_message(&err.to_call_error(request))
+                    .await;
+                return Flow::Continue;
+            }
         };
         let work = run_call(
             handler_future,
@@ -430,7 +499,7 @@ impl Connection {
         );
         // Boxed here so the connection's own future stays small.
         self.calls
-            .start(request, state, Box::pin(work.instrument(span)))
+            .start(request, state, None, Box::pin(work.instrument(span)))
             .await;
         Flow::Continue
     }
@@ -528,6 +597,9 @@ impl Connection {
         self.engine.registry.remove(open.session.id());
         let quiet = open.control.is_quiet();
         let meta = open.realm.meta_api() && !quiet;
+        if let Some(dealer) = &open.dealer {
+            dealer.remove_callee(open.session.id());
+        }
         for (subscription, (topic, teardown)) in open.subscriptions {
             let events = meta && !serverwamp_protocol::uri::is_reserved(&topic.uri);
             self.end_subscription(&open.session, &open.broker, subscription, topic, teardown)
@@ -563,8 +635,9 @@ impl Connection {
 }
 
 /// The roles and features this router announces in WELCOME: exactly what
-/// it implements, the meta API's features in realms that serve it.
-fn router_roles(meta_api: bool) -> Dict {
+/// it implements: the meta API's features in realms that serve it, the
+/// dealer's for client callees in realms that allow them.
+fn router_roles(meta_api: bool, client_callees: bool) -> Dict {
     let role = |features: &[&str]| {
         let features: Dict = features
             .iter()
@@ -589,6 +662,14 @@ fn router_roles(meta_api: bool) -> Dict {
         dealer.extend(["session_meta_api", "testament_meta_api"]);
     }
     let mut roles = Dict::new();
+    if client_callees {
+        dealer.extend([
+            "progressive_call_invocations",
+            "shared_registration",
+            "pattern_based_registration",
+            "caller_identification",
+        ]);
+    }
     roles.insert("broker".to_owned(), role(&broker));
     roles.insert("dealer".to_owned(), role(&dealer));
     roles

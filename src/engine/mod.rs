@@ -34,6 +34,7 @@ pub struct Engine {
     pub(crate) config: Arc<AppConfig>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) brokers: Arc<Brokers<Session>>,
+    pub(crate) dealers: Arc<crate::dealer::Dealers>,
     pub(crate) stats: Arc<Counters>,
     pub(crate) admissions: Arc<admission::Admissions>,
     /// The realms the realm factory made that are in use.

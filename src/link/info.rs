@@ -19,6 +19,9 @@ pub enum TransportKind {
     /// A call forwarded by another node of the cluster, whose session
     /// lives there (see [`Application::share_procedure`](crate::Application::share_procedure)).
     Backplane,
+    /// A call the application made itself
+    /// ([`Application::call`](crate::Application::call)); no client.
+    Application,
 }
 
 /// The address of the peer.

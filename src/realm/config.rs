@@ -98,6 +98,10 @@ pub struct Realm {
     /// Whether this realm serves the WAMP meta API (`None`: as the
     /// application decides).
     pub(crate) meta_api: Option<bool>,
+    /// Whether clients may register procedures.
+    pub(crate) client_callees: bool,
+    /// Whether client registrations win over the application's routes.
+    pub(crate) client_callees_first: bool,
     /// What this realm sets itself; the rest it inherits.
     pub(crate) auth: RealmAuth,
     /// What runs when a realm made by the realm factory is torn down.
@@ -167,6 +171,39 @@ impl Realm {
     /// live as long as the application and never run it.
     pub fn on_teardown(&mut self, teardown: impl Fn(&str) + Send + Sync + 'static) -> &mut Self {
         self.teardown = Some(std::sync::Arc::new(teardown));
+        self
+    }
+
+    /// Lets this realm's clients register procedures (exact, prefix and
+    /// wildcard, shared with the `single`, `roundrobin`, `random`, `first`
+    /// and `last` policies) that the application and other clients call;
+    /// see the [client callees guide](crate::guide::client_callees). The
+    /// realm's authorizer is asked for every REGISTER
+    /// ([`Action::Register`](crate::auth::Action::Register)). Off by
+    /// default: REGISTER is answered `wamp.error.not_authorized`.
+    ///
+    /// ```
+    /// let mut app = serverwamp::Application::new();
+    /// app.realm("devices").set_client_callees(true);
+    /// ```
+    pub fn set_client_callees(&mut self, allow: bool) -> &mut Self {
+        self.client_callees = allow;
+        self
+    }
+
+    /// Lets client registrations win over the application's and the
+    /// realm's routes for the same procedure. Off by default: a local
+    /// route answers, and a client registration only serves procedures
+    /// without one.
+    ///
+    /// ```
+    /// let mut app = serverwamp::Application::new();
+    /// app.realm("devices")
+    ///     .set_client_callees(true)
+    ///     .set_client_callees_first(true);
+    /// ```
+    pub fn set_client_callees_first(&mut self, first: bool) -> &mut Self {
+        self.client_callees_first = first;
         self
     }
 

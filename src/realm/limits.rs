@@ -25,6 +25,7 @@ pub struct Limits {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_calls_in_flight: usize,
     pub(crate) max_subscriptions: usize,
+    pub(crate) max_registrations: usize,
     pub(crate) max_sessions: Option<usize>,
     pub(crate) max_sessions_per_peer: Option<usize>,
 }
@@ -36,6 +37,7 @@ impl Default for Limits {
             idle_timeout: None,
             max_calls_in_flight: 1_000,
             max_subscriptions: 1_000,
+            max_registrations: 1_000,
             max_sessions: None,
             max_sessions_per_peer: None,
         }
@@ -49,9 +51,13 @@ impl Limits {
     /// The ERROR URI of a SUBSCRIBE over [`Limits::max_subscriptions`].
     pub const TOO_MANY_SUBSCRIPTIONS: &'static str = "serverwamp.error.too_many_subscriptions";
 
+    /// The ERROR URI of a REGISTER over [`Limits::max_registrations`].
+    pub const TOO_MANY_REGISTRATIONS: &'static str = "serverwamp.error.too_many_registrations";
+
     /// The defaults: HELLO within 10 s of the connection (and of a
-    /// GOODBYE), no idle deadline, 1,000 calls in flight and 1,000
-    /// subscriptions per session, no limit on sessions.
+    /// GOODBYE), no idle deadline, 1,000 calls in flight, 1,000
+    /// subscriptions and 1,000 registrations per session, no limit on
+    /// sessions.
     pub fn new() -> Self {
         Self::default()
     }
@@ -98,6 +104,22 @@ impl Limits {
     #[must_use]
     pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
         self.max_subscriptions = subscriptions;
+        self
+    }
+
+    /// How many procedures one session may register, in a realm that lets
+    /// clients register ([`Realm::set_client_callees`](crate::Realm::set_client_callees));
+    /// default 1,000. A REGISTER over the limit is answered ERROR
+    /// [`Limits::TOO_MANY_REGISTRATIONS`] (`serverwamp.error.too_many_registrations`);
+    /// the session goes on.
+    ///
+    /// ```
+    /// let limits = serverwamp::Limits::new().max_registrations(10);
+    /// # let _ = limits;
+    /// ```
+    #[must_use]
+    pub fn max_registrations(mut self, registrations: usize) -> Self {
+        self.max_registrations = registrations;
         self
     }
 

@@ -4,11 +4,13 @@
 //! view where a call or a subscription goes, and the view answers from the
 //! realm's own settings and the application's.
 
+mod call;
 mod config;
 mod dynamic;
 mod limits;
 mod view;
 
+pub(crate) use call::call;
 pub(crate) use config::AppConfig;
 pub use config::Realm;
 pub(crate) use dynamic::{DynamicRealms, RealmFactory};

@@ -71,6 +71,11 @@ impl RealmView {
         })
     }
 
+    /// The application's configuration.
+    pub(crate) fn config(&self) -> &Arc<AppConfig> {
+        &self.config
+    }
+
     /// The realm's name.
     pub(crate) fn name(&self) -> &str {
         &self.name
@@ -122,6 +127,16 @@ impl RealmView {
     /// Whether the realm serves the WAMP meta API.
     pub(crate) fn meta_api(&self) -> bool {
         self.meta_api
+    }
+
+    /// Whether clients may register procedures.
+    pub(crate) fn allows_client_callees(&self) -> bool {
+        self.realm.as_ref().is_some_and(|r| r.client_callees)
+    }
+
+    /// Whether client registrations win over local routes.
+    pub(crate) fn client_callees_first(&self) -> bool {
+        self.realm.as_ref().is_some_and(|r| r.client_callees_first)
     }
 
     /// Whether clients may subscribe to any topic and publish to each

@@ -60,6 +60,10 @@ pub(crate) struct SessionInner {
     data: Mutex<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
     /// Requests to the connection task (close the session).
     pub(crate) control: Arc<ControlSlot>,
+    /// Where the session's own calls go ([`Session::call`]): its realm
+    /// and the realm's client registrations; set once it is open.
+    pub(crate) router:
+        std::sync::OnceLock<(crate::realm::RealmView, Option<Arc<crate::dealer::Dealer>>)>,
 }
 
 /// What a session is made of when it opens.
@@ -96,6 +100,7 @@ impl Session {
                 dropped_events: AtomicU64::new(0),
                 data: Mutex::new(None),
                 control,
+                router: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -180,6 +185,58 @@ impl Session {
             }
             None => PublishReport::nobody(),
         }
+    }
+
+    /// Calls `procedure` in this session's realm as this session, and waits
+    /// for its final result: a local route (whose handler gets this
+    /// session), or a procedure a client registered (see the
+    /// [client callees guide](crate::guide::client_callees)), by the same
+    /// rules as a client's CALL. Progress reports are skipped. The callee is
+    /// told who calls only if its registration asked (`disclose_caller`).
+    ///
+    /// A procedure nobody serves is `wamp.error.no_such_procedure`; a
+    /// callee that leaves before it answers, `wamp.error.canceled`. The
+    /// call has no deadline of its own: bound it with
+    /// `tokio::time::timeout`; a call dropped before its answer (also when
+    /// the calling handler is canceled) sends its callee INTERRUPT.
+    ///
+    /// ```
+    /// use serverwamp::Session;
+    /// use serverwamp::rpc::{RpcResult, WampError};
+    ///
+    /// // A procedure that asks a device (a client callee) for its reading.
+    /// async fn reading(session: Session) -> Result<RpcResult, WampError> {
+    ///     session.call("device.read", vec![], Default::default()).await
+    /// }
+    /// # let _ = reading;
+    /// ```
+    pub async fn call(
+        &self,
+        procedure: &str,
+        args: List,
+        kwargs: Dict,
+    ) -> Result<crate::rpc::RpcResult, crate::WampError> {
+        let Some((realm, dealer)) = self.inner.router.get() else {
+            return Err(crate::WampError::new(
+                serverwamp_protocol::well_known::error::NO_SUCH_PROCEDURE,
+            )
+            .arg("this session cannot make calls"));
+        };
+        let caller = crate::dealer::Caller {
+            session: self.id(),
+            authid: self.authid(),
+            authrole: self.authrole(),
+        };
+        crate::realm::call(
+            realm,
+            dealer.as_ref(),
+            Some(&caller),
+            || self.clone(),
+            procedure,
+            args,
+            kwargs,
+        )
+        .await
     }
 
     /// How many events were dropped for this session because its client did

@@ -6,6 +6,7 @@
 //   await c.call(uri, { args, kwargs, onProgress })  // -> { args, kwargs }
 //       rejects with a CallFailure { uri, args, kwargs }
 //   await c.close()                   // GOODBYE handshake, then socket close
+//   c.raw, c.autobahn                 // autobahn-js only: its session and module
 //
 // The adapters normalise results only as far as the clients allow: autobahn-js
 // unwraps a lone positional result, so `args` is rebuilt from it.
@@ -92,6 +93,10 @@ const autobahnClient = {
           sessionId: session.id,
           welcome: details,
           protocol: connection.transport?.info?.protocol,
+          // The autobahn-js session and module themselves, for tests of
+          // what the common shape does not cover (registering procedures).
+          raw: session,
+          autobahn,
           call(uri, { args, kwargs, onProgress } = {}) {
             const options = onProgress ? { receive_progress: true } : {};
             return new Promise((ok, fail) => {

@@ -53,6 +53,7 @@ impl Connection {
         };
         let authentication = realm.authentication().clone();
         let details = hello.details;
+        let features = crate::dealer::PeerFeatures::from_roles(details.roles.as_ref());
         let session = NewSession {
             realm: hello.realm,
             session: random_id(),
@@ -61,6 +62,7 @@ impl Connection {
             authmethods: details.authmethods.unwrap_or_default(),
             authextra: details.authextra.unwrap_or_default(),
             transport: self.transport.clone(),
+            features,
         };
         if authentication.is_open() {
             // No authenticator: skip the machinery, admit anonymously.
@@ -224,6 +226,9 @@ impl Connection {
             self.config.slow_subscribers,
             self.config.relay.as_ref(),
         );
+        let dealer = realm
+            .allows_client_callees()
+            .then(|| self.engine.dealers.get_or_create(realm.name()));
         let authextra = outcome.authenticated.authextra;
         let session = Session::new(
             SessionParts {
@@ -237,6 +242,7 @@ impl Connection {
             },
             &broker,
         );
+        let _ = session.inner.router.set((realm.clone(), dealer.clone()));
         self.engine.registry.insert(session.clone());
         crate::observe::session_opened();
         let current = tracing::Span::current();
@@ -253,7 +259,7 @@ impl Connection {
             session: id,
             details: WelcomeDetails {
                 realm: Some(hello.realm),
-                roles: Some(router_roles(realm.meta_api())),
+                roles: Some(router_roles(realm.meta_api(), dealer.is_some())),
                 agent: Some(AGENT.to_owned()),
                 authid: Some(details.authid),
                 authrole: Some(details.authrole),
@@ -278,6 +284,10 @@ impl Connection {
             realm,
             control,
             broker,
+            dealer,
+            features: hello.features,
+            progressive_done: std::collections::VecDeque::new(),
+            registrations: 0,
             subscriptions: HashMap::new(),
             authorized: HashMap::new(),
             testaments: Vec::new(),

@@ -350,6 +350,7 @@ pub(super) fn session_details(session: &Session) -> Dict {
         crate::link::TransportKind::RawSocket => "rawsocket",
         crate::link::TransportKind::Backplane => "backplane",
         crate::link::TransportKind::Http => "http",
+        crate::link::TransportKind::Application => "application",
     };
     let mut about = Dict::new();
     about.insert("type".to_owned(), Value::Str(kind.to_owned()));
