@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serverwamp_protocol::id::{RouterScopeIds, random_id};
 use serverwamp_protocol::message::{
@@ -118,11 +118,23 @@ struct Registration {
     uri: Arc<str>,
     policy: MatchPolicy,
     invoke: Invoke,
+    /// When the first callee registered (registration meta API).
+    created: SystemTime,
     disclose_caller: bool,
     /// In the order they registered.
     callees: Vec<Callee>,
     /// The round-robin cursor.
     next: usize,
+}
+
+/// One registration as `wamp.registration.get` describes it.
+pub(crate) struct RegistrationInfo {
+    pub(crate) id: Id,
+    pub(crate) created: SystemTime,
+    pub(crate) uri: String,
+    pub(crate) policy: MatchPolicy,
+    /// The invocation policy's name.
+    pub(crate) invoke: &'static str,
 }
 
 /// An invocation waiting for its callee's answer.
@@ -181,16 +193,17 @@ impl Dealer {
         self.count.load(Ordering::Acquire) > 0
     }
 
-    /// Registers `callee` for `procedure`. Spec, "Shared Registration": a
-    /// procedure registered again joins its registration when both ask the
-    /// same invocation policy and it is not `single`; otherwise
-    /// `wamp.error.procedure_already_exists`.
+    /// Registers `callee` for `procedure`: the registration's ID, and
+    /// whether this made it (rather than joined it). Spec, "Shared
+    /// Registration": a procedure registered again joins its registration
+    /// when both ask the same invocation policy and it is not `single`;
+    /// otherwise `wamp.error.procedure_already_exists`.
     pub(crate) fn register(
         &self,
         callee: Callee,
         procedure: &str,
         options: &RegisterOptions,
-    ) -> Result<Id, WampError> {
+    ) -> Result<(Id, bool), WampError> {
         let Some(invoke) = Invoke::parse(options.invoke.as_deref()) else {
             return Err(WampError::invalid_argument(format!(
                 "unknown invocation policy {:?}: use single, roundrobin, random, first or last",
@@ -216,7 +229,7 @@ impl Dealer {
                 )));
             }
             registration.callees.push(callee);
-            return Ok(id);
+            return Ok((id, false));
         }
         let id = self.registration_ids.next();
         state.registrations.insert(
@@ -225,6 +238,7 @@ impl Dealer {
                 uri: key.1.clone(),
                 policy,
                 invoke,
+                created: SystemTime::now(),
                 disclose_caller: options.disclose_caller == Some(true),
                 callees: vec![callee],
                 next: 0,
@@ -233,34 +247,41 @@ impl Dealer {
         state.by_uri.insert(key, id);
         self.count
             .store(state.registrations.len(), Ordering::Release);
-        Ok(id)
+        Ok((id, true))
     }
 
-    /// Removes `session` from `registration`; false if it was not there.
-    pub(crate) fn unregister(&self, session: Id, registration: Id) -> bool {
+    /// Removes `session` from `registration`: `None` if it was not there,
+    /// else whether the registration ended with it (its last callee).
+    pub(crate) fn unregister(&self, session: Id, registration: Id) -> Option<bool> {
         let mut state = self.lock();
-        let Some(reg) = state.registrations.get_mut(&registration) else {
-            return false;
-        };
+        let reg = state.registrations.get_mut(&registration)?;
         let before = reg.callees.len();
         reg.callees.retain(|c| c.session != session);
         if reg.callees.len() == before {
-            return false;
+            return None;
         }
+        let deleted = reg.callees.is_empty();
         self.prune(&mut state);
-        true
+        Some(deleted)
     }
 
     /// Forgets a session that ended: its registrations, and every call
-    /// waiting for it is answered `wamp.error.canceled`.
-    pub(crate) fn remove_callee(&self, session: Id) {
+    /// waiting for it is answered `wamp.error.canceled`. Returns the
+    /// registrations it left, each with whether it ended with it.
+    pub(crate) fn remove_callee(&self, session: Id) -> Vec<(Id, bool)> {
         let mut state = self.lock();
         if state.registrations.is_empty() && state.waiting.is_empty() {
-            return;
+            return Vec::new();
         }
-        for reg in state.registrations.values_mut() {
+        let mut left = Vec::new();
+        for (id, reg) in &mut state.registrations {
+            let before = reg.callees.len();
             reg.callees.retain(|c| c.session != session);
+            if reg.callees.len() != before {
+                left.push((*id, reg.callees.is_empty()));
+            }
         }
+        left.sort_unstable();
         self.prune(&mut state);
         state.waiting.retain(|(callee, _), waiting| {
             if *callee != session {
@@ -273,6 +294,7 @@ impl Dealer {
             let _ = waiting.answers.try_send(ProgressiveItem::Error(err));
             false
         });
+        left
     }
 
     fn prune(&self, state: &mut State) {
@@ -290,6 +312,59 @@ impl Dealer {
             }
         });
         self.count.store(registrations.len(), Ordering::Release);
+    }
+
+    /// The IDs of every registration, by match policy: exact, prefix,
+    /// wildcard (registration meta API).
+    pub(crate) fn ids_by_policy(&self) -> [Vec<Id>; 3] {
+        let state = self.lock();
+        let mut lists: [Vec<Id>; 3] = Default::default();
+        for (id, reg) in &state.registrations {
+            let index = match reg.policy {
+                MatchPolicy::Exact => 0,
+                MatchPolicy::Prefix => 1,
+                _ => 2,
+            };
+            lists[index].push(*id);
+        }
+        for list in &mut lists {
+            list.sort_unstable();
+        }
+        lists
+    }
+
+    /// The registration of `procedure` with `policy`, if there is one.
+    pub(crate) fn lookup(&self, procedure: &str, policy: MatchPolicy) -> Option<Id> {
+        self.lock()
+            .by_uri
+            .get(&(policy, Arc::<str>::from(procedure)))
+            .copied()
+    }
+
+    /// The registration a call to `procedure` would reach, if any.
+    pub(crate) fn best_match(&self, procedure: &str) -> Option<Id> {
+        Self::find(&self.lock(), procedure)
+    }
+
+    /// A registration's details, if it exists.
+    pub(crate) fn registration(&self, id: Id) -> Option<RegistrationInfo> {
+        let state = self.lock();
+        let reg = state.registrations.get(&id)?;
+        Some(RegistrationInfo {
+            id,
+            created: reg.created,
+            uri: reg.uri.to_string(),
+            policy: reg.policy,
+            invoke: reg.invoke.name(),
+        })
+    }
+
+    /// The sessions of a registration, in the order they registered, if it
+    /// exists.
+    pub(crate) fn callees(&self, id: Id) -> Option<Vec<Id>> {
+        let state = self.lock();
+        let reg = state.registrations.get(&id)?;
+        Some(reg.callees.iter().map(|c| c.session).collect())
     }
 
     /// The registration a call to `procedure` reaches. Spec, "Pattern-based
@@ -661,19 +736,24 @@ mod tests {
         assert!(!dealer.has_registrations());
         let short = dealer
             .register(callee(1), "a", &options(MatchPolicy::Prefix, None))
-            .expect("registered");
+            .expect("registered")
+            .0;
         let long = dealer
             .register(callee(1), "a.b", &options(MatchPolicy::Prefix, None))
-            .expect("registered");
+            .expect("registered")
+            .0;
         let wild = dealer
             .register(callee(1), "a..c", &options(MatchPolicy::Wildcard, None))
-            .expect("registered");
+            .expect("registered")
+            .0;
         let fewer = dealer
             .register(callee(1), "..c", &options(MatchPolicy::Wildcard, None))
-            .expect("registered");
+            .expect("registered")
+            .0;
         let exact = dealer
             .register(callee(1), "a.b.c", &options(MatchPolicy::Exact, None))
-            .expect("registered");
+            .expect("registered")
+            .0;
         assert!(dealer.has_registrations());
         let state = dealer.lock();
         assert_eq!(Dealer::find(&state, "a.b.c"), Some(exact));
@@ -682,8 +762,11 @@ mod tests {
         assert_eq!(Dealer::find(&state, "x.y.c"), Some(fewer));
         assert_eq!(Dealer::find(&state, "b"), None);
         drop(state);
-        assert!(dealer.unregister(Id::new(1).expect("an ID"), short));
-        assert!(!dealer.unregister(Id::new(1).expect("an ID"), short));
+        assert_eq!(
+            dealer.unregister(Id::new(1).expect("an ID"), short),
+            Some(true)
+        );
+        assert_eq!(dealer.unregister(Id::new(1).expect("an ID"), short), None);
         let state = dealer.lock();
         assert_eq!(Dealer::find(&state, "a.x.c"), Some(wild));
     }
@@ -692,8 +775,13 @@ mod tests {
     fn shared_registrations_need_one_policy_that_is_not_single() {
         let dealer = Dealer::default();
         let rr = options(MatchPolicy::Exact, Some("roundrobin"));
-        let id = dealer.register(callee(1), "p", &rr).expect("registered");
-        assert_eq!(dealer.register(callee(2), "p", &rr).ok(), Some(id));
+        let (id, created) = dealer.register(callee(1), "p", &rr).expect("registered");
+        assert!(created);
+        assert_eq!(dealer.register(callee(2), "p", &rr).ok(), Some((id, false)));
+        assert_eq!(dealer.callees(id).map(|c| c.len()), Some(2));
+        assert_eq!(dealer.lookup("p", MatchPolicy::Exact), Some(id));
+        assert_eq!(dealer.lookup("p", MatchPolicy::Prefix), None);
+        assert_eq!(dealer.best_match("p"), Some(id));
         // The same session twice, another policy, or single: refused.
         for (session, invoke) in [(2, "roundrobin"), (3, "first"), (3, "single")] {
             let err = dealer
@@ -714,10 +802,17 @@ mod tests {
             .expect_err("refused");
         assert_eq!(err.uri, error::INVALID_ARGUMENT);
         // The last callee leaving ends the registration.
-        dealer.remove_callee(Id::new(1).expect("an ID"));
+        assert_eq!(
+            dealer.remove_callee(Id::new(1).expect("an ID")),
+            vec![(id, false)]
+        );
         assert!(dealer.has_registrations());
-        dealer.remove_callee(Id::new(2).expect("an ID"));
+        assert_eq!(
+            dealer.remove_callee(Id::new(2).expect("an ID")),
+            vec![(id, true)]
+        );
         assert!(!dealer.has_registrations());
+        assert!(dealer.registration(id).is_none());
     }
 
     #[test]

@@ -598,7 +598,13 @@ impl Connection {
         let quiet = open.control.is_quiet();
         let meta = open.realm.meta_api() && !quiet;
         if let Some(dealer) = &open.dealer {
-            dealer.remove_callee(open.session.id());
+            let left = dealer.remove_callee(open.session.id());
+            if meta {
+                for (registration, deleted) in left {
+                    let session = open.session.id();
+                    meta::registration_events(&open.broker, session, registration, Some(deleted));
+                }
+            }
         }
         for (subscription, (topic, teardown)) in open.subscriptions {
             let events = meta && !serverwamp_protocol::uri::is_reserved(&topic.uri);
@@ -658,8 +664,14 @@ fn router_roles(meta_api: bool, client_callees: bool) -> Dict {
     if meta_api {
         // Spec: the session meta API is announced by both roles; the
         // testament meta API by the dealer.
+        // The registration meta API answers in realms without client
+        // callees too: with no registrations, its lists are empty.
         broker.extend(["session_meta_api", "subscription_meta_api"]);
-        dealer.extend(["session_meta_api", "testament_meta_api"]);
+        dealer.extend([
+            "session_meta_api",
+            "testament_meta_api",
+            "registration_meta_api",
+        ]);
     }
     let mut roles = Dict::new();
     if client_callees {

@@ -1,13 +1,14 @@
 //! Client callees: REGISTER, UNREGISTER, and the callee's answers to
 //! INVOCATIONs (YIELD, ERROR).
 
+use serverwamp_protocol::Value;
 use serverwamp_protocol::message::{
     Call, ErrorMessage, Message, MessageType, Payload, Register, Registered, Unregister,
     Unregistered, Yield,
 };
 use serverwamp_protocol::well_known::error;
 
-use super::{Connection, Flow, Phase, auth};
+use super::{Connection, Flow, Phase, auth, meta};
 use crate::WampError;
 use crate::auth::Action;
 use crate::dealer::Callee;
@@ -124,9 +125,19 @@ impl Connection {
             interruptible: open.features.callee_cancels,
             progressive_invocations: open.features.callee_progressive_invocations,
         };
+        let mut events = None;
         let reply = match dealer.register(callee, &register.procedure, &register.options) {
-            Ok(registration) => {
+            Ok((registration, created)) => {
                 open.registrations += 1;
+                if open.realm.meta_api() {
+                    events = Some((
+                        open.broker.clone(),
+                        open.session.id(),
+                        dealer.clone(),
+                        registration,
+                        created,
+                    ));
+                }
                 Message::Registered(Registered {
                     request,
                     registration,
@@ -135,23 +146,38 @@ impl Connection {
             Err(err) => err.to_message(MessageType::Register, request),
         };
         self.outbound.send_message(&reply).await;
+        // Spec, "Registration Meta API": `on_create` then `on_register`,
+        // after REGISTERED as for subscriptions.
+        if let Some((broker, session, dealer, registration, created)) = events {
+            if created && let Some(info) = dealer.registration(registration) {
+                let details = Value::Dict(meta::registration_details(&info));
+                let args = vec![meta::id_value(session), details];
+                meta::meta_event(&broker, "wamp.registration.on_create", args);
+            }
+            meta::registration_events(&broker, session, registration, None);
+        }
         Flow::Continue
     }
 
     pub(super) async fn on_unregister(&mut self, unregister: Unregister) -> Flow {
         let request = unregister.request;
-        let removed = match &mut self.phase {
+        let registration = unregister.registration;
+        let (removed, events) = match &mut self.phase {
             Phase::Open(open) => {
                 let removed = open
                     .dealer
                     .as_ref()
-                    .is_some_and(|d| d.unregister(open.session.id(), unregister.registration));
-                open.registrations -= usize::from(removed);
-                removed
+                    .and_then(|d| d.unregister(open.session.id(), registration));
+                open.registrations -= usize::from(removed.is_some());
+                let events = open
+                    .realm
+                    .meta_api()
+                    .then(|| (open.broker.clone(), open.session.id()));
+                (removed, events)
             }
-            _ => false,
+            _ => (None, None),
         };
-        if !removed {
+        let Some(deleted) = removed else {
             return self
                 .refuse(
                     MessageType::Unregister,
@@ -159,9 +185,12 @@ impl Connection {
                     error::NO_SUCH_REGISTRATION,
                 )
                 .await;
-        }
+        };
         let reply = Message::Unregistered(Unregistered { request });
         self.outbound.send_message(&reply).await;
+        if let Some((broker, session)) = events {
+            meta::registration_events(&broker, session, registration, Some(deleted));
+        }
         Flow::Continue
     }
 

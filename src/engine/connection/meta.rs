@@ -1,7 +1,7 @@
 //! The WAMP meta API of a realm that serves it (spec, "Session Meta API",
-//! "Subscription Meta API", "Session Testament"): the `wamp.session.*` and
-//! `wamp.subscription.*` procedures, answered here without a handler, and
-//! the meta events. Nothing here runs in a realm without the meta API.
+//! "Subscription Meta API", "Registration Meta API", "Session Testament"):
+//! the `wamp.session.*`, `wamp.subscription.*` and `wamp.registration.*`
+//! procedures, answered here without a handler, and the meta events. Nothing here runs in a realm without the meta API.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,6 +17,7 @@ use super::{Connection, Flow, Phase};
 use crate::WampError;
 use crate::auth::Action;
 use crate::broker::{Audience, Broker, Publication, SubscriptionInfo};
+use crate::dealer::RegistrationInfo;
 use crate::session::Session;
 
 /// The most testaments one session may hold; more would let a client grow
@@ -155,21 +156,7 @@ impl Connection {
             }
             "wamp.subscription.lookup" => {
                 let topic = string_arg(&args, 0, "topic")?;
-                let policy = match args.get(1) {
-                    None | Some(Value::Null) => MatchPolicy::Exact,
-                    Some(Value::Dict(options)) => match options.get("match") {
-                        None | Some(Value::Null) => MatchPolicy::Exact,
-                        Some(Value::Str(name)) => name.parse().map_err(|_| {
-                            WampError::invalid_argument(format!("unknown match policy {name:?}"))
-                        })?,
-                        Some(_) => {
-                            return Err(WampError::invalid_argument(
-                                "options.match must be a string",
-                            ));
-                        }
-                    },
-                    Some(_) => return Err(WampError::invalid_argument("options must be a dict")),
-                };
+                let policy = match_option(&args)?;
                 one(broker.lookup(&topic, policy).map_or(Value::Null, id_value))
             }
             "wamp.subscription.match" => {
@@ -200,8 +187,62 @@ impl Connection {
                     one(Value::List(subscribers.into_iter().map(id_value).collect()))
                 }
             }
-            _ => Err(WampError::new(error::NO_SUCH_PROCEDURE)
-                .arg(format!("no procedure is registered for {procedure:?}"))),
+            _ if procedure.starts_with("wamp.registration.") => {
+                self.registration_procedure(procedure, &args)
+            }
+            _ => Err(no_such_procedure(procedure)),
+        }
+    }
+
+    /// The registration meta procedures. A realm without client callees
+    /// has no registrations: its lists are empty and its lookups null.
+    fn registration_procedure(&self, procedure: &str, args: &List) -> MetaResult {
+        let Phase::Open(open) = &self.phase else {
+            return Err(WampError::new(error::NO_SUCH_PROCEDURE));
+        };
+        let dealer = open.dealer.as_ref();
+        let one = |value: Value| Ok((vec![value], Dict::new()));
+        let ids = |ids: Vec<Id>| Value::List(ids.into_iter().map(id_value).collect());
+        match procedure {
+            "wamp.registration.list" => {
+                let [exact, prefix, wildcard] =
+                    dealer.map(|d| d.ids_by_policy()).unwrap_or_default();
+                let mut lists = Dict::new();
+                lists.insert("exact".to_owned(), ids(exact));
+                lists.insert("prefix".to_owned(), ids(prefix));
+                lists.insert("wildcard".to_owned(), ids(wildcard));
+                one(Value::Dict(lists))
+            }
+            "wamp.registration.lookup" => {
+                let uri = string_arg(args, 0, "procedure")?;
+                let policy = match_option(args)?;
+                let found = dealer.and_then(|d| d.lookup(&uri, policy));
+                one(found.map_or(Value::Null, id_value))
+            }
+            "wamp.registration.match" => {
+                let uri = string_arg(args, 0, "procedure")?;
+                let found = dealer.and_then(|d| d.best_match(&uri));
+                one(found.map_or(Value::Null, id_value))
+            }
+            "wamp.registration.get" => {
+                let id = id_arg(args, 0, "registration")?;
+                match dealer.and_then(|d| d.registration(id)) {
+                    Some(info) => one(Value::Dict(registration_details(&info))),
+                    None => Err(no_such_registration(id)),
+                }
+            }
+            "wamp.registration.list_callees" | "wamp.registration.count_callees" => {
+                let id = id_arg(args, 0, "registration")?;
+                let Some(callees) = dealer.and_then(|d| d.callees(id)) else {
+                    return Err(no_such_registration(id));
+                };
+                if procedure == "wamp.registration.count_callees" {
+                    one(Value::UInt(callees.len() as u64))
+                } else {
+                    one(ids(callees))
+                }
+            }
+            _ => Err(no_such_procedure(procedure)),
         }
     }
 
@@ -332,6 +373,43 @@ pub(super) fn meta_event(broker: &Broker<Session>, topic: &str, args: List) {
     broker.publish(publication);
 }
 
+/// The registration meta events of `session` added to (`removed` is
+/// `None`) or removed from a registration: `on_register`, or
+/// `on_unregister` then, when it was the last callee (`Some(true)`),
+/// `on_delete` (spec, "Registration Meta API"). `on_create` is sent by the
+/// caller, before `on_register`.
+pub(super) fn registration_events(
+    broker: &Broker<Session>,
+    session: Id,
+    registration: Id,
+    removed: Option<bool>,
+) {
+    let ids = || vec![id_value(session), id_value(registration)];
+    match removed {
+        None => meta_event(broker, "wamp.registration.on_register", ids()),
+        Some(deleted) => {
+            meta_event(broker, "wamp.registration.on_unregister", ids());
+            if deleted {
+                meta_event(broker, "wamp.registration.on_delete", ids());
+            }
+        }
+    }
+}
+
+/// `wamp.registration.get`'s result and `on_create`'s second argument.
+pub(super) fn registration_details(info: &RegistrationInfo) -> Dict {
+    let mut details = Dict::new();
+    details.insert("id".to_owned(), id_value(info.id));
+    details.insert("created".to_owned(), Value::Str(iso_8601(info.created)));
+    details.insert("uri".to_owned(), Value::Str(info.uri.clone()));
+    details.insert(
+        "match".to_owned(),
+        Value::Str(info.policy.as_str().to_owned()),
+    );
+    details.insert("invoke".to_owned(), Value::Str(info.invoke.to_owned()));
+    details
+}
+
 /// `wamp.session.on_join`'s one argument, and `wamp.session.get`'s result.
 pub(super) fn session_details(session: &Session) -> Dict {
     let auth = session.auth();
@@ -402,6 +480,33 @@ fn iso_8601(time: SystemTime) -> String {
 
 fn no_such_session(id: Id) -> WampError {
     WampError::new("wamp.error.no_such_session").arg(format!("no other session {id} in this realm"))
+}
+
+fn no_such_procedure(procedure: &str) -> WampError {
+    WampError::new(error::NO_SUCH_PROCEDURE)
+        .arg(format!("no procedure is registered for {procedure:?}"))
+}
+
+fn no_such_registration(id: Id) -> WampError {
+    WampError::new(error::NO_SUCH_REGISTRATION).arg(format!("no registration {id} in this realm"))
+}
+
+/// The `match` of a lookup's optional options (second argument; spec
+/// default `exact`).
+fn match_option(args: &List) -> Result<MatchPolicy, WampError> {
+    match args.get(1) {
+        None | Some(Value::Null) => Ok(MatchPolicy::Exact),
+        Some(Value::Dict(options)) => match options.get("match") {
+            None | Some(Value::Null) => Ok(MatchPolicy::Exact),
+            Some(Value::Str(name)) => name
+                .parse()
+                .map_err(|_| WampError::invalid_argument(format!("unknown match policy {name:?}"))),
+            Some(_) => Err(WampError::invalid_argument(
+                "options.match must be a string",
+            )),
+        },
+        Some(_) => Err(WampError::invalid_argument("options must be a dict")),
+    }
 }
 
 fn no_such_subscription(id: Id) -> WampError {
