@@ -21,7 +21,7 @@
 //! 15. [Benchmarks](benchmarks): how serverwamp is measured, and how to run it.
 //! 16. [Coming from Python serverwamp](from_python): each feature of the Python library beside ours.
 //! 17. [Scale-out](scale_out): many nodes behind one load balancer, on NATS or Redis.
-//! 18. [The meta API](meta_api): sessions and subscriptions asked about, testaments, retained events.
+//! 18. [The meta API](meta_api): sessions, subscriptions and registrations asked about, testaments, retained events.
 //! 19. [Client callees](client_callees): procedures clients register, called by clients and the application.
 
 #[doc = include_str!("../docs/guide/getting-started.md")]
