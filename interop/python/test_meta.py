@@ -1,4 +1,4 @@
-"""The WAMP meta API (sessions, subscriptions, testaments) and event
+"""The WAMP meta API (sessions, subscriptions, registrations, testaments) and event
 retention in the demo's `open` realm (beyond the contract), driven by
 autobahn-python over every WebSocket serializer variant (test ids name the
 serializer)."""
@@ -161,5 +161,52 @@ def test_retained_event_on_subscribe(demo_url, serializer):
             assert plain.events == []  # no get_retained, no retained event
         finally:
             await close_all(publisher, late)
+
+    run(test)
+
+
+def test_registration_meta_procedures_and_events(demo_url, serializer):
+    async def test():
+        watcher = await join(demo_url, serializer, REALM)
+        callee = await join(demo_url, serializer, REALM)
+        procedure = unique("meta.reg")
+        try:
+            welcome = next(m for m in watcher.received if isinstance(m, message.Welcome))
+            assert welcome.roles["dealer"].registration_meta_api
+            created, _ = await subscribe(watcher, "wamp.registration.on_create")
+            registered, _ = await subscribe(watcher, "wamp.registration.on_register")
+            deleted, _ = await subscribe(watcher, "wamp.registration.on_delete")
+            reg = await callee.register(lambda x: x * 2, procedure)
+            event = await created.wait_for(lambda e: e[0][1]["uri"] == procedure)
+            assert event[0][0] == callee._session_id
+            assert event[0][1]["id"] == reg.id and event[0][1]["match"] == "exact"
+            assert event[0][1]["invoke"] == "single"
+            event = await registered.wait_for(lambda e: e[0][1] == reg.id)
+            assert event[0][0] == callee._session_id
+
+            assert await watcher.call(procedure, 21) == 42
+            assert await watcher.call("wamp.registration.lookup", procedure) == reg.id
+            assert await watcher.call("wamp.registration.lookup", procedure, {"match": "prefix"}) is None
+            assert await watcher.call("wamp.registration.match", procedure) == reg.id
+            assert reg.id in (await watcher.call("wamp.registration.list"))["exact"]
+            got = await watcher.call("wamp.registration.get", reg.id)
+            assert got["uri"] == procedure and got["created"].endswith("Z")
+            assert got["match"] == "exact" and got["invoke"] == "single"
+            assert await watcher.call("wamp.registration.list_callees", reg.id) == [
+                callee._session_id
+            ]
+            assert await watcher.call("wamp.registration.count_callees", reg.id) == 1
+
+            # The callee's session ends: the registration goes with it.
+            callee_id = callee._session_id
+            drop_connection(callee)
+            event = await deleted.wait_for(lambda e: e[0][1] == reg.id)
+            assert event[0][0] == callee_id
+            with pytest.raises(ApplicationError) as caught:
+                await watcher.call("wamp.registration.get", reg.id)
+            assert caught.value.error == "wamp.error.no_such_registration"
+            assert await watcher.call("wamp.registration.lookup", procedure) is None
+        finally:
+            await close_all(watcher, callee)
 
     run(test)
