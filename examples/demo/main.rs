@@ -430,7 +430,7 @@ fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
     // register procedures that the others (and `open.ask`, through
     // `Session::call`) call, to show (and test) the open-broker and dealer
     // features, with the WAMP meta API (sessions, subscriptions,
-    // testaments), which tells every client of the realm about the others:
+    // registrations, testaments), which tells every client of the realm about the others:
     // fine for a demo realm, not for a realm of strangers without an
     // authorizer. Local routes win, so the contract's procedures answer
     // here as everywhere.
