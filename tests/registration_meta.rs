@@ -344,3 +344,58 @@ async fn the_authorizer_guards_the_registration_meta_procedures() {
         a.expect(json!([50, 3, {}, [1]])).await;
     }
 }
+
+#[tokio::test]
+async fn wildcard_registrations_are_listed_looked_up_and_matched() {
+    for sp in SUBPROTOCOLS {
+        let app = app();
+        let mut a = Client::connect(&app, sp).await;
+        let a_id = a.join("meta").await;
+        a.send(json!([64, 1, {"match": "wildcard", "invoke": "first"}, "dev..read"]))
+            .await;
+        let wild = id_at(&a.expect(json!([65, 1, "<id>"])).await, 2);
+        a.send(json!([48, 2, {}, "wamp.registration.list"])).await;
+        a.expect(json!([50, 2, {}, [{"exact": [], "prefix": [], "wildcard": [wild]}]]))
+            .await;
+        a.send(
+            json!([48, 3, {}, "wamp.registration.lookup", ["dev..read", {"match": "wildcard"}]]),
+        )
+        .await;
+        a.expect(json!([50, 3, {}, [wild]])).await;
+        a.send(json!([
+            48,
+            4,
+            {},
+            "wamp.registration.match",
+            ["dev.7.read"]
+        ]))
+        .await;
+        a.expect(json!([50, 4, {}, [wild]])).await;
+        a.send(json!([48, 5, {}, "wamp.registration.get", [wild]]))
+            .await;
+        a.expect(json!([50, 5, {}, [{
+            "id": wild, "uri": "dev..read", "match": "wildcard", "invoke": "first", "created": "*"
+        }]]))
+        .await;
+        a.send(json!([48, 6, {}, "wamp.registration.list_callees", [wild]]))
+            .await;
+        a.expect(json!([50, 6, {}, [[a_id]]])).await;
+        a.send(json!([
+            48,
+            7,
+            {},
+            "wamp.registration.lookup",
+            ["dev..read", "x"]
+        ]))
+        .await;
+        a.expect(json!([
+            8,
+            48,
+            7,
+            {},
+            "wamp.error.invalid_argument",
+            ["options must be a dict"]
+        ]))
+        .await;
+    }
+}
