@@ -690,6 +690,27 @@ impl Application {
         self.engine.registry.get(id)
     }
 
+    /// How many bytes wait in the open sessions' outbound queues now: in
+    /// all of them and in the fullest one. Computed on demand from each
+    /// queue's free budget (nothing is counted per message), so call it
+    /// when you report: with the `metrics` feature each call also sets the
+    /// gauges `serverwamp_outbound_queue_bytes` and
+    /// `serverwamp_outbound_queue_max_bytes`, so a Prometheus handler calls
+    /// it before rendering.
+    ///
+    /// ```
+    /// use serverwamp::Application;
+    ///
+    /// let app = Application::new();
+    /// let queues = app.outbound_queues();
+    /// println!("{} bytes queued, {} at most for one session", queues.total_bytes, queues.max_bytes);
+    /// ```
+    pub fn outbound_queues(&self) -> crate::OutboundQueues {
+        let queues = self.engine.registry.outbound_queues();
+        crate::observe::outbound_queues(&queues);
+        queues
+    }
+
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
         self.engine.registry.len()

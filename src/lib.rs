@@ -25,7 +25,7 @@ mod session;
 pub mod transport;
 
 pub use application::Application;
-pub use engine::{ConnectionStats, Engine};
+pub use engine::{ConnectionStats, Engine, OutboundQueues};
 pub use handler::WampError;
 pub use realm::{Limits, Realm};
 pub use serverwamp_protocol as protocol;

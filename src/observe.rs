@@ -45,3 +45,17 @@ pub(crate) fn auth_failure() {
     #[cfg(feature = "metrics")]
     metrics::counter!("serverwamp_auth_failures_total").increment(1);
 }
+
+/// The outbound queues were sampled (by [`crate::Application::outbound_queues`]).
+#[inline]
+pub(crate) fn outbound_queues(queues: &crate::OutboundQueues) {
+    #[cfg(feature = "metrics")]
+    {
+        // A gauge holds an f64: exact for any byte count below 2^53.
+        let (total, max) = (queues.total_bytes as f64, queues.max_bytes as f64);
+        metrics::gauge!("serverwamp_outbound_queue_bytes").set(total);
+        metrics::gauge!("serverwamp_outbound_queue_max_bytes").set(max);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = queues;
+}

@@ -183,4 +183,59 @@ async fn counts_sessions_calls_errors_and_auth_failures() {
         counter(&metrics, "serverwamp_events_dropped_total{}"),
         u64::try_from(dropped).expect("a count")
     );
+
+    // Queue depth, sampled on demand: the publications above ran without
+    // yielding, so the subscriber's writer has sent none of them yet and
+    // its queue (16 KiB) is full but for less than one event.
+    let queued = app.outbound_queues();
+    assert_eq!(queued.sessions, 1);
+    assert_eq!(queued.total_bytes, queued.max_bytes);
+    assert!(
+        queued.total_bytes > 16 * 1024 - 300 && queued.total_bytes <= 16 * 1024,
+        "{queued:?}"
+    );
+    let metrics = read(&snapshotter);
+    assert_eq!(
+        gauge(&metrics, "serverwamp_outbound_queue_bytes{}"),
+        queued.total_bytes as f64
+    );
+    assert_eq!(
+        gauge(&metrics, "serverwamp_outbound_queue_max_bytes{}"),
+        queued.max_bytes as f64
+    );
+    // The subscriber reads every event that was queued; the writer gives
+    // the budget back once each is in the transport.
+    for i in 0..2_000 - dropped {
+        subscriber
+            .expect(json!([36, "<id>", "<id>", {}, [i, "*"]]))
+            .await;
+    }
+    for _ in 0..100 {
+        if app.outbound_queues().total_bytes == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.outbound_queues().total_bytes, 0);
+    let metrics = read(&snapshotter);
+    assert_eq!(gauge(&metrics, "serverwamp_outbound_queue_bytes{}"), 0.0);
+    assert_eq!(
+        gauge(&metrics, "serverwamp_outbound_queue_max_bytes{}"),
+        0.0
+    );
+
+    // Once it leaves, it is not counted at all.
+    subscriber
+        .send(json!([6, {}, "wamp.close.close_realm"]))
+        .await;
+    subscriber
+        .expect(json!([6, {}, "wamp.close.goodbye_and_out"]))
+        .await;
+    for _ in 0..100 {
+        if app.session_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.outbound_queues(), Default::default());
 }

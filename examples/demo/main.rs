@@ -52,6 +52,11 @@ struct Options {
 #[derive(Clone, Default)]
 struct Cluster(Arc<std::sync::OnceLock<Application>>);
 
+/// Tenant realms (`tenant.<name>`, beyond the contract) torn down so far,
+/// counted by their teardown.
+#[derive(Clone, Default)]
+struct Tenants(Arc<std::sync::atomic::AtomicU64>);
+
 /// The count of open sessions, kept by session open/close handlers.
 #[derive(Clone, Default)]
 struct ActiveSessions(Arc<AtomicUsize>);
@@ -374,7 +379,55 @@ async fn ask(
     session.call(&procedure, args.collect(), kwargs).await
 }
 
-fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
+/// `tenant.info` (beyond the contract, in `tenant.<name>` realms): the
+/// tenant's name and the open sessions of its realm on this node.
+async fn tenant_info(session: Session, State(cluster): State<Cluster>) -> RpcResult {
+    let tenant = session
+        .realm()
+        .strip_prefix("tenant.")
+        .unwrap_or_default()
+        .to_owned();
+    let sessions = cluster.0.get().map_or(0, |app| {
+        app.sessions()
+            .iter()
+            .filter(|s| s.realm() == session.realm())
+            .count()
+    });
+    RpcResult::new()
+        .kwarg("tenant", tenant)
+        .kwarg("sessions", sessions as u64)
+}
+
+/// Whether `name` is a tenant's name: 1 to 64 ASCII letters, digits, `-`
+/// or `_`.
+fn is_tenant_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The realm factory (beyond the contract): `tenant.<name>` realms, made
+/// at their first HELLO with the procedure `tenant.info` beside the
+/// contract's, and torn down when their last session leaves. Every other
+/// name falls back to the default realm, as the contract says.
+fn tenant_realm(name: &str, tenants: &Tenants) -> Option<serverwamp::Realm> {
+    if !is_tenant_name(name.strip_prefix("tenant.")?) {
+        return None;
+    }
+    let mut routes = RpcRouteSet::new();
+    routes.route("tenant.info", tenant_info);
+    let mut realm = serverwamp::Realm::new();
+    realm.add_routes(routes);
+    let torn_down = tenants.clone();
+    realm.on_teardown(move |name| {
+        torn_down.0.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(realm = name, "tenant realm torn down");
+    });
+    Some(realm)
+}
+
+fn application(no_default_realm: bool, cluster: &Cluster, tenants: &Tenants) -> Application {
     let mut routes = RpcRouteSet::new();
     routes
         .route("math.add", add)
@@ -441,6 +494,8 @@ fn application(no_default_realm: bool, cluster: &Cluster) -> Application {
         .enable_meta_api()
         .set_client_callees(true)
         .add_routes(open_routes);
+    let tenants = tenants.clone();
+    app.set_realm_factory(move |name: &str| tenant_realm(name, &tenants));
     if no_default_realm {
         app.disable_default_realm();
     }
@@ -454,8 +509,9 @@ async fn page() -> axum::response::Html<&'static str> {
 }
 
 /// `GET /stats` (beyond the contract): open sessions, live tokio tasks and
-/// what the connections ran into, as JSON, for the soak scripts.
-async fn http_stats(app: Application) -> axum::response::Response {
+/// what the connections ran into, as JSON, for the soak scripts; the tenant
+/// realms in use and torn down so far.
+async fn http_stats(app: Application, tenants: Tenants) -> axum::response::Response {
     let hit = app.stats();
     let body = serde_json::json!({
         "sessions": app.session_count(),
@@ -464,6 +520,8 @@ async fn http_stats(app: Application) -> axum::response::Response {
         "idle_timeouts": hit.idle_timeouts,
         "keepalive_timeouts": hit.keepalive_timeouts,
         "refused": hit.refused,
+        "tenant_realms": app.dynamic_realm_count(),
+        "tenant_realms_torn_down": tenants.0.load(Ordering::SeqCst),
     });
     axum::response::IntoResponse::into_response((
         [(http::header::CONTENT_TYPE, "application/json")],
@@ -473,10 +531,13 @@ async fn http_stats(app: Application) -> axum::response::Response {
 
 /// `GET /metrics` (beyond the contract): the library's metrics (built with
 /// the `metrics` feature) in Prometheus' text format, rendered from the
-/// recorder installed at start; no listener of the exporter's own.
+/// recorder installed at start; no listener of the exporter's own. The
+/// outbound queues' gauges are sampled first.
 async fn http_metrics(
+    app: Application,
     handle: metrics_exporter_prometheus::PrometheusHandle,
 ) -> axum::response::Response {
+    app.outbound_queues();
     axum::response::IntoResponse::into_response((
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),
@@ -563,7 +624,8 @@ async fn main() -> std::io::Result<()> {
         .install_recorder()
         .map_err(std::io::Error::other)?;
     let cluster = Cluster::default();
-    let mut app = application(options.no_default_realm, &cluster);
+    let tenants = Tenants::default();
+    let mut app = application(options.no_default_realm, &cluster, &tenants);
     join_cluster(&mut app, &options).await?;
     let _ = cluster.0.set(app.clone());
 
@@ -571,11 +633,18 @@ async fn main() -> std::io::Result<()> {
     // deadline a server on the open internet needs (first byte, request
     // headers, HELLO); HTTP requests for other paths go to an axum router.
     let stats_app = app.clone();
+    let metrics_app = app.clone();
     let router = Router::new()
         .route("/", get(page))
         .route("/health", get(|| async { "ok" }))
-        .route("/stats", get(move || http_stats(stats_app.clone())))
-        .route("/metrics", get(move || http_metrics(metrics.clone())))
+        .route(
+            "/stats",
+            get(move || http_stats(stats_app.clone(), tenants.clone())),
+        )
+        .route(
+            "/metrics",
+            get(move || http_metrics(metrics_app.clone(), metrics.clone())),
+        )
         // Beyond the contract: calls and publications over plain HTTP POST.
         .nest(
             "/bridge",

@@ -51,3 +51,23 @@ def test_metrics_count_calls_and_errors(demo):
         sample(before, "serverwamp_call_errors_total", uri) + 1
     )
     assert sample(during, "serverwamp_sessions") >= 1
+
+
+def test_metrics_sample_the_outbound_queues(demo):
+    """The outbound queue gauges are sampled at each scrape: present, and
+    within one session's budget (1 MiB) for clients that read."""
+
+    async def test():
+        s = await join(demo.url, "json")
+        assert await s.call("math.add", 1, 2) == 3
+        text = scrape(demo)
+        await s.close()
+        return text
+
+    text = run(test)
+    assert "# TYPE serverwamp_outbound_queue_bytes gauge" in text
+    assert "# TYPE serverwamp_outbound_queue_max_bytes gauge" in text
+    assert 0 <= sample(text, "serverwamp_outbound_queue_max_bytes") <= 1024 * 1024
+    assert sample(text, "serverwamp_outbound_queue_max_bytes") <= sample(
+        text, "serverwamp_outbound_queue_bytes"
+    )

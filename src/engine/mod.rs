@@ -19,8 +19,8 @@ use crate::realm::AppConfig;
 use crate::session::Session;
 use crate::session::registry::Registry;
 
-pub use stats::ConnectionStats;
 pub(crate) use stats::Counters;
+pub use stats::{ConnectionStats, OutboundQueues};
 
 /// What serves the connections of an [`Application`](crate::Application):
 /// its configuration, its live sessions and its brokers. Transports hold

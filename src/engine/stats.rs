@@ -24,6 +24,30 @@ pub struct ConnectionStats {
     pub subscriptions_refused: u64,
 }
 
+/// How many bytes wait in the sessions' outbound queues now, from
+/// [`Application::outbound_queues`](crate::Application::outbound_queues).
+///
+/// Each session's queue is bounded by
+/// [`Application::set_outbound_queue_limit`](crate::Application::set_outbound_queue_limit);
+/// a session whose client reads slowly holds up to that limit. Records
+/// being written into the transport still count.
+///
+/// ```
+/// let app = serverwamp::Application::new();
+/// let queues = app.outbound_queues();
+/// assert_eq!((queues.total_bytes, queues.max_bytes, queues.sessions), (0, 0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboundQueues {
+    /// Bytes waiting across every open session.
+    pub total_bytes: u64,
+    /// Bytes waiting in the fullest session's queue.
+    pub max_bytes: u64,
+    /// The open sessions counted.
+    pub sessions: u64,
+}
+
 /// The live counters behind [`ConnectionStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

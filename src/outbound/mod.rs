@@ -271,6 +271,14 @@ impl Outbound {
         }
     }
 
+    /// Bytes waiting in the queue now: the budget less its free room (a
+    /// record the writer is writing counts until it is in the transport).
+    /// Reads the budget's free permits, for sampling; never on the
+    /// per-message path.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        (self.queue.capacity as usize).saturating_sub(self.queue.room.available_permits())
+    }
+
     /// Asks the writer to ping the peer.
     pub(crate) fn ping(&self) {
         let _ = self.queue.tx.send(Outgoing::Ping);

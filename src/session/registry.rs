@@ -70,6 +70,19 @@ impl Registry {
         counts
     }
 
+    /// The bytes waiting in the open sessions' outbound queues: read from
+    /// each queue's free budget under the registry's lock, for sampling.
+    pub(crate) fn outbound_queues(&self) -> crate::OutboundQueues {
+        let mut queues = crate::OutboundQueues::default();
+        for session in self.lock().values() {
+            let bytes = session.inner.outbound.queued_bytes() as u64;
+            queues.total_bytes += bytes;
+            queues.max_bytes = queues.max_bytes.max(bytes);
+            queues.sessions += 1;
+        }
+        queues
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
