@@ -284,12 +284,8 @@ impl Application {
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish(Publication::new(topic, payload)),
             None => {
-                let report = PublishReport::nobody();
-                let publication = Publication::new(topic, payload);
-                let id = report.publication;
-                if let Some((relay, envelope)) =
-                    self.envelope_for_others(realm, &publication, id, false)
-                {
+                let (report, relayed) = self.for_other_nodes(realm, topic, payload, false);
+                if let Some((relay, envelope)) = relayed {
                     relay.send_now(envelope);
                 }
                 report
@@ -332,18 +328,29 @@ impl Application {
         broker.publish(Publication::new(topic, payload))
     }
 
-    /// A publication of a realm with no session on this node, ready for the
-    /// other nodes of the cluster, if there are any.
-    fn envelope_for_others(
+    /// A publication to a realm with no session on this node: its report
+    /// (nobody here got it) and, in a cluster, its envelope for the other
+    /// nodes.
+    fn for_other_nodes(
         &self,
         realm: &str,
-        publication: &Publication<'_>,
-        id: Id,
+        topic: &str,
+        payload: serverwamp_protocol::message::Payload,
         wait: bool,
-    ) -> Option<(&Arc<crate::broker::Relay>, crate::broker::relay::Envelope)> {
-        let relay = self.engine.config.relay.as_ref()?;
-        relay.start();
-        Some((relay, relay.envelope(realm, publication, id, wait)?))
+    ) -> (
+        PublishReport,
+        Option<(&Arc<crate::broker::Relay>, crate::broker::relay::Envelope)>,
+    ) {
+        let report = PublishReport::nobody();
+        let publication = Publication::new(topic, payload);
+        let relayed = self.engine.config.relay.as_ref().and_then(|relay| {
+            relay.start();
+            Some((
+                relay,
+                relay.envelope(realm, &publication, report.publication, wait)?,
+            ))
+        });
+        (report, relayed)
     }
 
     /// Publishes an event to every subscriber of `topic` in `realm`,
@@ -360,12 +367,8 @@ impl Application {
         match self.engine.brokers.get(realm) {
             Some(broker) => broker.publish_wait(Publication::new(topic, payload)).await,
             None => {
-                let report = PublishReport::nobody();
-                let publication = Publication::new(topic, payload);
-                let id = report.publication;
-                if let Some((relay, envelope)) =
-                    self.envelope_for_others(realm, &publication, id, true)
-                {
+                let (report, relayed) = self.for_other_nodes(realm, topic, payload, true);
+                if let Some((relay, envelope)) = relayed {
                     let limit = self.engine.config.slow_subscribers.timeout;
                     relay.send_waiting(envelope, limit).await;
                 }
