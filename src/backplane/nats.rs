@@ -13,6 +13,9 @@ use super::{Backplane, BackplaneError, BackplaneFuture, Messages};
 /// before the next are dropped (NATS's "slow consumer").
 const SUBSCRIPTION_CAPACITY: usize = 1 << 18;
 
+/// How long a new subscription waits for the server to confirm it.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A [`Backplane`] on a NATS server or cluster, through async-nats.
 ///
 /// Subjects are NATS subjects as they are; a dropped connection is retried
@@ -89,6 +92,21 @@ impl NatsBackplane {
     }
 }
 
+impl NatsBackplane {
+    /// Publishes on a subject of its own and waits for the message to come
+    /// back: everything sent before it has been read by the server.
+    async fn round_trip(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let probe = format!("_serverwamp_probe.{}", rand::random::<u64>());
+        let mut echo = self.client.subscribe(probe.clone()).await?;
+        self.client.publish(probe, Bytes::new()).await?;
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next())
+            .await
+            .map_err(|_| "the NATS server did not answer in time")?
+            .ok_or("the NATS connection closed")?;
+        Ok(())
+    }
+}
+
 impl Backplane for NatsBackplane {
     fn publish(&self, messages: Vec<(String, Bytes)>) -> BackplaneFuture<'_, ()> {
         Box::pin(async move {
@@ -109,10 +127,11 @@ impl Backplane for NatsBackplane {
                 .subscribe(filter)
                 .await
                 .map_err(|e| BackplaneError::new("subscribe", e))?;
-            // The server has the subscription once it answers a PING sent
-            // after it.
-            self.client
-                .flush()
+            // The server reads a connection's commands in order: once a
+            // message published after the subscription has come back to
+            // this connection, the server has the subscription too (a flush
+            // only says the bytes left).
+            self.round_trip()
                 .await
                 .map_err(|e| BackplaneError::new("subscribe", e))?;
             let messages: Messages = Box::pin(subscriber.map(|message| message.payload));

@@ -26,7 +26,7 @@ const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a node counts after it was last heard from.
 const PRESENCE_TTL: Duration = Duration::from_secs(3);
 /// How long a SUBSCRIBE waits for the backplane to take a new interest.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait before trying a failed backplane subscription again.
 const RETRY: Duration = Duration::from_millis(500);
 
