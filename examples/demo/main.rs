@@ -626,7 +626,10 @@ async fn main() -> std::io::Result<()> {
     let cluster = Cluster::default();
     let tenants = Tenants::default();
     let mut app = application(options.no_default_realm, &cluster, &tenants);
-    join_cluster(&mut app, &options).await?;
+    if let Err(error) = join_cluster(&mut app, &options).await {
+        tracing::error!("cannot join the cluster: {error}");
+        std::process::exit(1);
+    }
     let _ = cluster.0.set(app.clone());
 
     // WebSocket at /ws, RawSocket and plain HTTP on one port, with every
