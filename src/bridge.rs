@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -43,7 +43,7 @@ use crate::link::{PeerAddress, TransportKind};
 use crate::outbound::Outbound;
 use crate::pubsub::{Topic, TopicContext};
 use crate::realm::RealmView;
-use crate::rpc::{CallContext, CallOutcome, Progress, ProgressiveItem, RpcResult};
+use crate::rpc::{CallContext, Progress, RpcResult};
 use crate::session::{AuthDetails, ControlSlot, Session, SessionParts};
 use crate::{Application, WampError};
 
@@ -256,22 +256,11 @@ async fn serve_call(
         progress: Progress::new(None),
     };
     // The boxed handler guards extraction and the handler against panics.
-    let outcome = match handler.call(context, "procedure").await {
-        CallOutcome::Done(result) => result,
-        CallOutcome::Progressive(mut stream) => loop {
-            match AssertUnwindSafe(stream.next()).catch_unwind().await {
-                // Progress reports have nowhere to go over HTTP.
-                Ok(Some(ProgressiveItem::Progress(_))) => {}
-                Ok(Some(ProgressiveItem::Result(result))) => break Ok(result),
-                Ok(Some(ProgressiveItem::Error(err))) => break Err(err),
-                Ok(None) => break Ok(RpcResult::new()),
-                Err(_) => {
-                    tracing::error!("a progressive procedure panicked");
-                    break Err(WampError::runtime_error());
-                }
-            }
-        },
-    };
+    let outcome = handler
+        .call(context, "procedure")
+        .await
+        .final_result()
+        .await;
     outcome.map_err(Failure::new)
 }
 

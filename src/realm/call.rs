@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use futures_util::{FutureExt, StreamExt};
 use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::CallOptions;
 use serverwamp_protocol::well_known::error;
@@ -17,9 +16,7 @@ use super::RealmView;
 use crate::WampError;
 use crate::dealer::{Caller, Dealer};
 use crate::handler::Arguments;
-use crate::rpc::{
-    CallContext, CallOutcome, ItemStream, Progress, ProgressiveItem, Request, RpcResult,
-};
+use crate::rpc::{CallContext, CallOutcome, Progress, Request, RpcResult};
 use crate::session::Session;
 
 /// Calls `procedure` in `realm`: a client registration when the realm's
@@ -40,7 +37,7 @@ pub(crate) async fn call(
     let (args, kwargs) = match dealer {
         Some(dealer) => {
             match dealer.invoke(procedure, caller, &CallOptions::default(), args, kwargs) {
-                Ok((answers, _)) => return final_answer(answers).await,
+                Ok((answers, _)) => return CallOutcome::Progressive(answers).final_result().await,
                 Err(payload) => payload,
             }
         }
@@ -62,30 +59,9 @@ pub(crate) async fn call(
         state: config.state.clone(),
         progress: Progress::new(None),
     };
-    match handler.call(context, "procedure").await {
-        CallOutcome::Done(result) => result,
-        CallOutcome::Progressive(answers) => final_answer(answers).await,
-    }
-}
-
-/// The final item of a call's answers; progress reports are skipped.
-async fn final_answer(mut answers: ItemStream) -> Result<RpcResult, WampError> {
-    loop {
-        let next = std::panic::AssertUnwindSafe(answers.next())
-            .catch_unwind()
-            .await;
-        match next {
-            Ok(Some(ProgressiveItem::Progress(_))) => {}
-            Ok(Some(ProgressiveItem::Result(result))) => return Ok(result),
-            Ok(Some(ProgressiveItem::Error(err))) => return Err(err),
-            Ok(None) => return Ok(RpcResult::new()),
-            Err(_) => {
-                tracing::error!(
-                    procedure = "progressive",
-                    "a progressive procedure panicked"
-                );
-                return Err(WampError::runtime_error());
-            }
-        }
-    }
+    handler
+        .call(context, "procedure")
+        .await
+        .final_result()
+        .await
 }

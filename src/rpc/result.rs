@@ -101,6 +101,34 @@ pub enum CallOutcome {
     Progressive(ItemStream),
 }
 
+impl CallOutcome {
+    /// The final result or error, for a caller that takes no progress
+    /// reports (the application, an HTTP request): reports are dropped, and
+    /// a progressive handler that panics is `wamp.error.runtime_error`.
+    pub(crate) async fn final_result(self) -> Result<RpcResult, WampError> {
+        use futures_util::{FutureExt, StreamExt};
+        let mut stream = match self {
+            CallOutcome::Done(result) => return result,
+            CallOutcome::Progressive(stream) => stream,
+        };
+        loop {
+            match std::panic::AssertUnwindSafe(stream.next())
+                .catch_unwind()
+                .await
+            {
+                Ok(Some(ProgressiveItem::Progress(_))) => {}
+                Ok(Some(ProgressiveItem::Result(result))) => return Ok(result),
+                Ok(Some(ProgressiveItem::Error(err))) => return Err(err),
+                Ok(None) => return Ok(RpcResult::new()),
+                Err(_) => {
+                    tracing::error!("a progressive procedure panicked");
+                    return Err(WampError::runtime_error());
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Debug for CallOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
