@@ -234,10 +234,7 @@ async fn serve_call(
     let caller = Caller::open(bridge, request).await?;
     authorize(&caller, Action::Call, &procedure).await?;
     let Some(handler) = caller.realm.procedure(&procedure).cloned() else {
-        return Err(Failure::new(
-            WampError::new(error::NO_SUCH_PROCEDURE)
-                .arg(format!("no procedure is registered for {procedure:?}")),
-        ));
+        return Err(Failure::new(WampError::no_such_procedure(&procedure)));
     };
     let config = &bridge.engine.config;
     let context = CallContext {

@@ -379,10 +379,7 @@ impl Connection {
         // another node that shares it.
         let relay = self.config.relay.as_ref().filter(|_| handler.is_none());
         if handler.is_none() && relay.is_none() && dealer.is_none() {
-            let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
-                "no procedure is registered for {:?}",
-                call.procedure
-            ));
+            let err = WampError::no_such_procedure(&call.procedure);
             return self.refuse_call(request, &err).await;
         }
         let (mut args, mut kwargs) = match call.payload {
@@ -470,19 +467,13 @@ impl Connection {
                 let answers =
                     cluster::remote_call(relay, &open.session, &request_info, &args, &kwargs);
                 let Some(answers) = answers else {
-                    let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
-                        "no procedure is registered for {:?}",
-                        request_info.procedure
-                    ));
+                    let err = WampError::no_such_procedure(&request_info.procedure);
                     return self.refuse_call(request, &err).await;
                 };
                 Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
             }
             (None, None) => {
-                let err = WampError::new(error::NO_SUCH_PROCEDURE).arg(format!(
-                    "no procedure is registered for {:?}",
-                    request_info.procedure
-                ));
+                let err = WampError::no_such_procedure(&request_info.procedure);
                 self.outbound
                     .send_message(&err.to_call_error(request))
                     .await;

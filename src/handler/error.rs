@@ -50,6 +50,12 @@ impl WampError {
         WampError::new(error::INVALID_ARGUMENT).arg(message.into())
     }
 
+    /// `wamp.error.no_such_procedure` for a call to `procedure`.
+    pub(crate) fn no_such_procedure(procedure: &str) -> Self {
+        WampError::new(error::NO_SUCH_PROCEDURE)
+            .arg(format!("no procedure is registered for {procedure:?}"))
+    }
+
     /// `wamp.error.runtime_error`, saying nothing about the cause.
     pub fn runtime_error() -> Self {
         WampError::new(error::RUNTIME_ERROR)

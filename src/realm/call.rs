@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use serverwamp_protocol::id::random_id;
 use serverwamp_protocol::message::CallOptions;
-use serverwamp_protocol::well_known::error;
 use serverwamp_protocol::{Dict, List};
 
 use super::RealmView;
@@ -44,8 +43,7 @@ pub(crate) async fn call(
         None => (args, kwargs),
     };
     let Some(handler) = local else {
-        return Err(WampError::new(error::NO_SUCH_PROCEDURE)
-            .arg(format!("no procedure is registered for {procedure:?}")));
+        return Err(WampError::no_such_procedure(procedure));
     };
     let config = realm.config();
     let context = CallContext {

@@ -190,7 +190,7 @@ impl Connection {
             _ if procedure.starts_with("wamp.registration.") => {
                 self.registration_procedure(procedure, &args)
             }
-            _ => Err(no_such_procedure(procedure)),
+            _ => Err(WampError::no_such_procedure(procedure)),
         }
     }
 
@@ -242,7 +242,7 @@ impl Connection {
                     one(ids(callees))
                 }
             }
-            _ => Err(no_such_procedure(procedure)),
+            _ => Err(WampError::no_such_procedure(procedure)),
         }
     }
 
@@ -480,11 +480,6 @@ fn iso_8601(time: SystemTime) -> String {
 
 fn no_such_session(id: Id) -> WampError {
     WampError::new("wamp.error.no_such_session").arg(format!("no other session {id} in this realm"))
-}
-
-fn no_such_procedure(procedure: &str) -> WampError {
-    WampError::new(error::NO_SUCH_PROCEDURE)
-        .arg(format!("no procedure is registered for {procedure:?}"))
 }
 
 fn no_such_registration(id: Id) -> WampError {
