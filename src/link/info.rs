@@ -24,6 +24,25 @@ pub enum TransportKind {
     Application,
 }
 
+impl TransportKind {
+    /// The kind's name, as the session meta API reports it: `websocket`,
+    /// `rawsocket`, `http`, `backplane` or `application`.
+    ///
+    /// ```
+    /// use serverwamp::transport::TransportKind;
+    /// assert_eq!(TransportKind::WebSocket.as_str(), "websocket");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::WebSocket => "websocket",
+            TransportKind::RawSocket => "rawsocket",
+            TransportKind::Http => "http",
+            TransportKind::Backplane => "backplane",
+            TransportKind::Application => "application",
+        }
+    }
+}
+
 /// The address of the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -398,14 +398,7 @@ pub(super) fn registration_events(
 
 /// `wamp.registration.get`'s result and `on_create`'s second argument.
 pub(super) fn registration_details(info: &RegistrationInfo) -> Dict {
-    let mut details = Dict::new();
-    details.insert("id".to_owned(), id_value(info.id));
-    details.insert("created".to_owned(), Value::Str(iso_8601(info.created)));
-    details.insert("uri".to_owned(), Value::Str(info.uri.clone()));
-    details.insert(
-        "match".to_owned(),
-        Value::Str(info.policy.as_str().to_owned()),
-    );
+    let mut details = uri_details(info.id, info.created, &info.uri, info.policy);
     details.insert("invoke".to_owned(), Value::Str(info.invoke.to_owned()));
     details
 }
@@ -423,15 +416,11 @@ pub(super) fn session_details(session: &Session) -> Dict {
         Value::Str(auth.authprovider.clone()),
     );
     let transport = session.transport();
-    let kind = match transport.kind() {
-        crate::link::TransportKind::WebSocket => "websocket",
-        crate::link::TransportKind::RawSocket => "rawsocket",
-        crate::link::TransportKind::Backplane => "backplane",
-        crate::link::TransportKind::Http => "http",
-        crate::link::TransportKind::Application => "application",
-    };
     let mut about = Dict::new();
-    about.insert("type".to_owned(), Value::Str(kind.to_owned()));
+    about.insert(
+        "type".to_owned(),
+        Value::Str(transport.kind().as_str().to_owned()),
+    );
     about.insert(
         "peer".to_owned(),
         Value::Str(transport.peer_address().to_string()),
@@ -442,14 +431,17 @@ pub(super) fn session_details(session: &Session) -> Dict {
 
 /// `wamp.subscription.get`'s result and `on_create`'s second argument.
 pub(super) fn subscription_details(info: &SubscriptionInfo) -> Dict {
+    uri_details(info.id, info.created, &info.uri, info.policy)
+}
+
+/// What subscription and registration details share: `id`, `created`,
+/// `uri` and `match`.
+fn uri_details(id: Id, created: SystemTime, uri: &str, policy: MatchPolicy) -> Dict {
     let mut details = Dict::new();
-    details.insert("id".to_owned(), id_value(info.id));
-    details.insert("created".to_owned(), Value::Str(iso_8601(info.created)));
-    details.insert("uri".to_owned(), Value::Str(info.uri.clone()));
-    details.insert(
-        "match".to_owned(),
-        Value::Str(info.policy.as_str().to_owned()),
-    );
+    details.insert("id".to_owned(), id_value(id));
+    details.insert("created".to_owned(), Value::Str(iso_8601(created)));
+    details.insert("uri".to_owned(), Value::Str(uri.to_owned()));
+    details.insert("match".to_owned(), Value::Str(policy.as_str().to_owned()));
     details
 }
 
