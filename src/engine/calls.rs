@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
@@ -16,8 +15,12 @@ use tokio::task::JoinSet;
 
 use crate::WampError;
 use crate::dealer::CalleeCall;
+use crate::handler::HandlerFuture;
 use crate::outbound::Outbound;
 use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
+
+/// A call's task: its handler run to its answer.
+pub(crate) type CallTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The calls in flight on one session.
 #[derive(Default)]
@@ -53,21 +56,23 @@ impl Calls {
     }
 
     /// Starts a call. A handler that finishes at its first poll (most do)
-    /// is answered right here, without spawning a task.
-    pub(crate) async fn start(
+    /// is answered right here, without spawning a task. That first poll
+    /// uses a waker that does nothing: a call still pending after it is
+    /// spawned, and its task's first poll registers the task's own waker
+    /// (a future must wake the waker of its latest poll), so nothing is
+    /// lost and the connection's task is never woken for a call's sake.
+    pub(crate) fn start(
         &mut self,
         request: Id,
         state: Arc<CallState>,
         callee: Option<CalleeCall>,
-        mut work: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+        mut work: CallTask,
     ) {
-        if let Poll::Ready(()) = futures_util::poll!(work.as_mut()) {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if work.as_mut().poll(&mut cx).is_ready() {
             return;
         }
-        let task = self.tasks.spawn(async move {
-            work.await;
-            request
-        });
+        let task = self.tasks.spawn(work.map(move |()| request));
         self.running.insert(
             request,
             Running {
@@ -135,38 +140,43 @@ impl Calls {
 /// One call's task: runs the handler (guarded against panics by its boxed
 /// handler, bounded by the timeout, stoppable by CANCEL) and sends its final
 /// answer unless a CANCEL answered first.
+///
+/// Every call allocates this future: it is kept well under a kilobyte (the
+/// rare timeout and progressive paths are boxed), which the allocator
+/// serves from its fast per-thread cache.
 pub(crate) async fn run_call(
-    handler: impl Future<Output = CallOutcome> + Send,
+    handler: HandlerFuture<CallOutcome>,
     request: Id,
     state: Arc<CallState>,
     outbound: Outbound,
     receive_progress: bool,
     timeout: Option<Duration>,
 ) {
-    let work = async {
-        match handler.await {
-            CallOutcome::Done(result) => result,
-            CallOutcome::Progressive(stream) => {
-                drive_progressive(stream, request, &state, &outbound, receive_progress).await
-            }
-        }
-    };
-    let bounded = async {
-        match timeout {
-            Some(limit) => tokio::time::timeout(limit, work)
-                .await
-                .unwrap_or_else(|_| Err(WampError::new(error::TIMEOUT))),
-            None => work.await,
-        }
-    };
-    let outcome = tokio::select! {
-        biased;
-        () = state.stop.notified() => Err(WampError::new(error::CANCELED)),
-        outcome = bounded => outcome,
+    let work = settle(handler, request, &state, &outbound, receive_progress);
+    let outcome = match timeout {
+        None => work.await,
+        Some(limit) => Box::pin(tokio::time::timeout(limit, work))
+            .await
+            .unwrap_or_else(|_| Err(WampError::new(error::TIMEOUT))),
     };
     if !state.claim_answer() {
         return;
     }
+    if let Some(bytes) = final_answer(outcome, request, &outbound) {
+        outbound.send_encoded(bytes).await;
+    }
+}
+
+/// A call's final message, encoded: its RESULT or ERROR, `runtime_error`
+/// for a result that cannot be encoded, `payload_size_exceeded` for one
+/// longer than the client accepts (spec, "URI Reference": the caller
+/// never waits). A function of its own so that the message is gone before
+/// the task waits for room in the queue.
+fn final_answer(
+    outcome: Result<RpcResult, WampError>,
+    request: Id,
+    outbound: &Outbound,
+) -> Option<bytes::Bytes> {
     let message = match outcome {
         Ok(result) => result.into_message(request, false),
         Err(err) => {
@@ -177,29 +187,55 @@ pub(crate) async fn run_call(
     let bytes = match outbound.encode(&message) {
         Ok(bytes) => bytes,
         Err(e) => {
-            // Spec-wise still an answer: the caller must not hang.
             tracing::warn!(%request, error = %e, "a procedure's result cannot be encoded");
-            match outbound.encode(&WampError::runtime_error().to_call_error(request)) {
-                Ok(bytes) => bytes,
-                Err(_) => return,
+            outbound
+                .encode(&WampError::runtime_error().to_call_error(request))
+                .ok()?
+        }
+    };
+    if !outbound.too_long(&bytes) {
+        return Some(bytes);
+    }
+    let err = WampError::new(error::PAYLOAD_SIZE_EXCEEDED).arg(format!(
+        "the result is {} bytes, more than the client accepts",
+        bytes.len()
+    ));
+    outbound.encode(&err.to_call_error(request)).ok()
+}
+
+/// The handler's final answer: its result, its error, or `canceled` once
+/// a CANCEL (kill) stops it.
+async fn settle(
+    handler: HandlerFuture<CallOutcome>,
+    request: Id,
+    state: &CallState,
+    outbound: &Outbound,
+    receive_progress: bool,
+) -> Result<RpcResult, WampError> {
+    let work = async {
+        match handler.await {
+            CallOutcome::Done(result) => result,
+            CallOutcome::Progressive(stream) => {
+                Box::pin(drive_progressive(
+                    stream,
+                    request,
+                    state,
+                    outbound,
+                    receive_progress,
+                ))
+                .await
             }
         }
     };
-    // Spec, "URI Reference": a message the transport cannot carry is
-    // answered wamp.error.payload_size_exceeded, so the caller never waits.
-    let bytes = if outbound.too_long(&bytes) {
-        let err = WampError::new(error::PAYLOAD_SIZE_EXCEEDED).arg(format!(
-            "the result is {} bytes, more than the client accepts",
-            bytes.len()
-        ));
-        match outbound.encode(&err.to_call_error(request)) {
-            Ok(bytes) => bytes,
-            Err(_) => return,
-        }
-    } else {
-        bytes
-    };
-    outbound.send_encoded(bytes).await;
+    // The handler first: most answer at their first poll, and then the
+    // stop signal is never polled, so never registered and unregistered.
+    // A CANCEL that meets a handler answering at the same time loses to
+    // it: the caller gets the answer, as if the CANCEL came later.
+    tokio::select! {
+        biased;
+        outcome = work => outcome,
+        () = state.stop.notified() => Err(WampError::new(error::CANCELED)),
+    }
 }
 
 /// Sends progress reports (to callers that asked) until the final item.

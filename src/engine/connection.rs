@@ -11,10 +11,11 @@ mod meta;
 mod pubsub;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::Either;
 use serverwamp_protocol::message::{Call, Cancel, Message, MessageType, Payload};
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
@@ -23,18 +24,18 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Engine;
-use super::calls::{Calls, run_call};
+use super::calls::{CallTask, Calls, run_call};
 use super::cluster;
 use crate::WampError;
 use crate::broker::Broker;
 use crate::engine::Counters;
-use crate::handler::Arguments;
+use crate::handler::{Arguments, BoxedHandler};
 use crate::lifecycle::SessionContext;
 use crate::link::{FrameReader, FrameWriter, TransportInfo};
 use crate::outbound::{Outbound, run_writer};
 use crate::pubsub::{Teardown, Topic};
 use crate::realm::{AppConfig, Limits, RealmView};
-use crate::rpc::{CallContext, CallOutcome, CallState, Progress, ProgressTarget, Request};
+use crate::rpc::{CallContext, CallOutcome, CallState, OnCall, Progress, ProgressTarget, Request};
 use crate::session::{Control, ControlSlot, Session};
 
 /// How long a session closed by the server waits for the client's GOODBYE.
@@ -129,7 +130,7 @@ struct OpenSession {
     /// The session's subscriptions, with what runs when each ends.
     subscriptions: HashMap<Id, (Topic, Option<Teardown>)>,
     /// Authorization decisions cached for this session.
-    authorized: HashMap<(crate::auth::Action, String), bool>,
+    authorized: auth::Decisions,
     /// What the session asked to be published when it ends (meta API).
     testaments: Vec<meta::Testament>,
 }
@@ -184,7 +185,7 @@ impl Connection {
             };
             let flow = tokio::select! {
                 frame = reader.next_frame() => match frame {
-                    Some(Ok(frame)) => Box::pin(self.on_frame(&frame)).await,
+                    Some(Ok(frame)) => self.on_frame(&frame).await,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "connection failed");
                         Flow::Stop
@@ -205,14 +206,34 @@ impl Connection {
         }
     }
 
+    /// A frame from the peer. The common case, a CALL that can start at
+    /// once, is handled without awaiting anything, so without a future of
+    /// its own; everything else goes through [`Connection::on_message`],
+    /// boxed so that the connection's own future stays small.
     async fn on_frame(&mut self, frame: &[u8]) -> Flow {
         self.frames += 1;
-        if !self.codec.is_batched() {
-            return match self.codec.serialization().decode(frame, &self.config.rules) {
-                Ok(message) => self.on_message(message).await,
-                Err(e) => self.on_undecodable(&e).await,
-            };
-        }
+        // Each boxed future is bound before it is awaited: a temporary
+        // would live to the end of the statement, across the await, and
+        // take its full size in the connection's future.
+        let handling: Pin<Box<dyn Future<Output = Flow> + Send + '_>> = if self.codec.is_batched() {
+            Box::pin(self.on_batch(frame))
+        } else {
+            let decoded = self.codec.serialization().decode(frame, &self.config.rules);
+            match decoded {
+                Ok(message) => match self.try_message_now(message) {
+                    Ok(()) => return Flow::Continue,
+                    Err(message) => Box::pin(self.on_message(message)),
+                },
+                Err(e) => Box::pin(self.on_undecodable(e)),
+            }
+        };
+        handling.await
+    }
+
+    /// A frame of a batched codec: each record is answered on its own, so
+    /// one with an incorrect URI gets its ERROR and the records after it
+    /// still run.
+    async fn on_batch(&mut self, frame: &[u8]) -> Flow {
         let mut records = Vec::new();
         self.codec
             .decode_records(frame, &self.config.rules, &mut records);
@@ -221,12 +242,13 @@ impl Connection {
         if self.outbound.codec() != self.codec {
             self.outbound.set_codec(self.codec);
         }
-        // Each record is answered on its own: one with an incorrect URI
-        // gets its ERROR and the records after it still run.
         for record in records {
             let flow = match record {
-                Ok(message) => self.on_message(message).await,
-                Err(e) => self.on_undecodable(&e).await,
+                Ok(message) => match self.try_message_now(message) {
+                    Ok(()) => Flow::Continue,
+                    Err(message) => self.on_message(message).await,
+                },
+                Err(e) => self.on_undecodable(e).await,
             };
             if flow == Flow::Stop {
                 return Flow::Stop;
@@ -235,11 +257,20 @@ impl Connection {
         Flow::Continue
     }
 
+    /// Handles a message that needs no waiting (see
+    /// [`Connection::try_call_now`]); hands any other back.
+    fn try_message_now(&mut self, message: Message) -> Result<(), Message> {
+        match message {
+            Message::Call(call) => self.try_call_now(call).map_err(Message::Call),
+            other => Err(other),
+        }
+    }
+
     /// A frame that did not make a valid message. Spec, "URI Reference": a
     /// request whose only fault is an incorrect URI is answered with ERROR
     /// `wamp.error.invalid_uri` and the session goes on; an incorrect realm
     /// aborts with that reason; anything else is a protocol violation.
-    async fn on_undecodable(&mut self, e: &serverwamp_protocol::DecodeError) -> Flow {
+    async fn on_undecodable(&mut self, e: serverwamp_protocol::DecodeError) -> Flow {
         let violation = e.violation();
         if let (Phase::Open(_), Some((request_type, request))) = (
             &self.phase,
@@ -287,7 +318,7 @@ impl Connection {
 
     async fn on_session_message(&mut self, message: Message) -> Flow {
         match message {
-            Message::Call(call) => self.on_call(call).await,
+            Message::Call(call) => Box::pin(self.on_call(call)).await,
             Message::Cancel(Cancel { request, options }) => {
                 let mode = options.mode.unwrap_or_default();
                 self.calls.cancel(request, mode, &self.outbound).await;
@@ -334,14 +365,71 @@ impl Connection {
         }
     }
 
+    /// A CALL that can start without waiting, started: in an open session
+    /// of a realm without client callees, a local route, nothing to ask
+    /// the authorizer (none, or its decision cached), room for one more
+    /// call. Its handler runs to its first pending point right here; most
+    /// answer there. Any other call is handed back for
+    /// [`Connection::on_call`].
+    fn try_call_now(&mut self, call: Call) -> Result<(), Call> {
+        let Phase::Open(open) = &self.phase else {
+            return Err(call);
+        };
+        let startable = open.dealer.is_none()
+            && !self.calls.is_running(call.request)
+            && self.calls.running() < self.config.limits.max_calls_in_flight
+            && !(open.realm.meta_api() && call.procedure.starts_with("wamp."))
+            && auth::known_decision(open, crate::auth::Action::Call, &call.procedure) == Some(true);
+        let handler = match open.realm.procedure(&call.procedure) {
+            Some(handler) if startable => handler,
+            _ => return Err(call),
+        };
+        let Call {
+            request,
+            options,
+            procedure,
+            payload,
+        } = call;
+        let (args, kwargs) = match payload {
+            Payload::Args { args, kwargs } => (args, kwargs),
+            payload @ Payload::Transparent(_) => {
+                return Err(Call {
+                    request,
+                    options,
+                    procedure,
+                    payload,
+                });
+            }
+        };
+        crate::observe::call();
+        let request_info = Request {
+            id: request,
+            procedure,
+            options,
+        };
+        let (state, task) = local_call(
+            open,
+            handler,
+            &self.config,
+            &self.outbound,
+            request_info,
+            args,
+            kwargs,
+        );
+        self.calls.start(request, state, None, task);
+        Ok(())
+    }
+
+    /// A CALL that [`Connection::try_call_now`] could not start at once:
+    /// one to ask the authorizer about, one to refuse, the meta API's, a
+    /// client callee's, another node's, or a chunk of a progressive call.
     async fn on_call(&mut self, call: Call) -> Flow {
         let request = call.request;
         crate::observe::call();
         if self.calls.is_running(request) {
             return Box::pin(self.on_call_chunk(call)).await;
         }
-        // Off the hot path: only realms with client callees take calls in
-        // chunks.
+        // Only realms with client callees take calls in chunks.
         if self.is_callee_realm()
             && let Some(flow) = Box::pin(self.check_progressive_call(&call)).await
         {
@@ -370,8 +458,8 @@ impl Connection {
         }
         let handler = open.realm.procedure(&call.procedure).cloned();
         // A client registration serves a procedure without a local route
-        // (or before it, if the realm says so). Off the hot path: a realm
-        // without registrations is never looked up.
+        // (or before it, if the realm says so). A realm without
+        // registrations is never looked up.
         let dealer = open.dealer.as_ref().filter(|d| {
             d.has_registrations() && (handler.is_none() || open.realm.client_callees_first())
         });
@@ -392,7 +480,6 @@ impl Connection {
         // Spec, "Progressive Call Invocations": only client callees take
         // a call in chunks.
         let in_chunks = open.dealer.is_some() && call.options.progress == Some(true);
-        let state = Arc::new(CallState::default());
         let receive_progress = call.options.receive_progress == Some(true);
         let request_info = Request {
             id: request,
@@ -414,8 +501,9 @@ impl Connection {
                 kwargs,
             ) {
                 Ok((answers, callee_call)) => {
+                    let state = Arc::new(CallState::default());
                     let work = run_call(
-                        std::future::ready(CallOutcome::Progressive(answers)),
+                        Box::pin(std::future::ready(CallOutcome::Progressive(answers))),
                         request,
                         state.clone(),
                         self.outbound.clone(),
@@ -423,8 +511,7 @@ impl Connection {
                         timeout,
                     );
                     self.calls
-                        .start(request, state, Some(callee_call), Box::pin(work))
-                        .await;
+                        .start(request, state, Some(callee_call), Box::pin(work));
                     return Flow::Continue;
                 }
                 Err(payload) => (args, kwargs) = payload,
@@ -440,58 +527,38 @@ impl Connection {
                 .await;
             return Flow::Continue;
         }
-        // A debug span: at info, with a subscriber that records spans (the
-        // demo's fmt), one per call cost 10-20 % of the demo's calls per
-        // second; the session span, once per connection, costs nothing.
-        let span =
-            tracing::debug_span!("call", procedure = %request_info.procedure, request = %request);
-        let handler_future = match (handler, relay) {
-            (Some(handler), _) => {
-                let progress = Progress::new(receive_progress.then(|| ProgressTarget {
-                    request,
-                    outbound: self.outbound.clone(),
-                    answered: state.clone(),
-                }));
-                let context = CallContext {
-                    session: open.session.clone(),
-                    request: request_info,
-                    arguments: Arguments::new(args, kwargs, self.config.snake_case_kwargs),
-                    state: self.config.state.clone(),
-                    progress,
-                };
-                // Extracting arguments runs user code (Deserialize impls):
-                // the boxed handler guards it like the handler itself.
-                Either::Left(handler.call(context, "procedure"))
-            }
-            (None, Some(relay)) => {
-                let answers =
-                    cluster::remote_call(relay, &open.session, &request_info, &args, &kwargs);
-                let Some(answers) = answers else {
-                    let err = WampError::no_such_procedure(&request_info.procedure);
-                    return self.refuse_call(request, &err).await;
-                };
-                Either::Right(std::future::ready(CallOutcome::Progressive(answers)))
-            }
-            (None, None) => {
-                let err = WampError::no_such_procedure(&request_info.procedure);
-                self.outbound
-                    .send_message(&err.to_call_error(request))
-                    .await;
-                return Flow::Continue;
-            }
+        if let Some(handler) = &handler {
+            let (state, task) = local_call(
+                open,
+                handler,
+                &self.config,
+                &self.outbound,
+                request_info,
+                args,
+                kwargs,
+            );
+            self.calls.start(request, state, None, task);
+            return Flow::Continue;
+        }
+        let answers = relay.and_then(|relay| {
+            cluster::remote_call(relay, &open.session, &request_info, &args, &kwargs)
+        });
+        let Some(answers) = answers else {
+            let err = WampError::no_such_procedure(&request_info.procedure);
+            return self.refuse_call(request, &err).await;
         };
+        let span = call_span(&request_info);
+        let state = Arc::new(CallState::default());
         let work = run_call(
-            handler_future,
+            Box::pin(std::future::ready(CallOutcome::Progressive(answers))),
             request,
             state.clone(),
             self.outbound.clone(),
             receive_progress,
             timeout,
         );
-        // Boxed here so the connection's own future stays small.
         self.calls
-            .start(request, state, None, Box::pin(work.instrument(span)))
-            .await;
+            .start(request, state, None, Box::pin(work.instrument(span)));
         Flow::Continue
     }
 
@@ -629,6 +696,54 @@ impl Connection {
             handler.call(cx.clone(), "session close").await;
         }
     }
+}
+
+/// A call's span. At debug: at info, with a subscriber that records spans
+/// (the demo's fmt), one per call cost 10-20 % of the demo's calls per
+/// second; the session span, once per connection, costs nothing.
+fn call_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!("call", procedure = %request.procedure, request = %request.id)
+}
+
+/// The task of a call to a local route, not yet polled: the call's context
+/// built, its handler started (arguments extracted; extraction runs user
+/// code, so the boxed handler guards it like the handler itself), its
+/// answer sent when it ends.
+fn local_call(
+    open: &OpenSession,
+    handler: &BoxedHandler<OnCall>,
+    config: &AppConfig,
+    outbound: &Outbound,
+    request: Request,
+    args: Vec<Value>,
+    kwargs: Dict,
+) -> (Arc<CallState>, CallTask) {
+    let id = request.id;
+    let receive_progress = request.options.receive_progress == Some(true);
+    let timeout = request.timeout();
+    let span = call_span(&request);
+    let state = Arc::new(CallState::default());
+    let progress = Progress::new(receive_progress.then(|| ProgressTarget {
+        request: id,
+        outbound: outbound.clone(),
+        answered: state.clone(),
+    }));
+    let context = CallContext {
+        session: open.session.clone(),
+        request,
+        arguments: Arguments::new(args, kwargs, config.snake_case_kwargs),
+        state: config.state.clone(),
+        progress,
+    };
+    let work = run_call(
+        handler.call(context, "procedure"),
+        id,
+        state.clone(),
+        outbound.clone(),
+        receive_progress,
+        timeout,
+    );
+    (state, Box::pin(work.instrument(span)))
 }
 
 /// The roles and features this router announces in WELCOME: exactly what

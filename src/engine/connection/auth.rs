@@ -289,7 +289,7 @@ impl Connection {
             progressive_done: std::collections::VecDeque::new(),
             registrations: 0,
             subscriptions: HashMap::new(),
-            authorized: HashMap::new(),
+            authorized: Decisions::default(),
             testaments: Vec::new(),
         });
         Flow::Continue
@@ -307,8 +307,8 @@ impl Connection {
         let Some(Authorization { authorizer, cache }) = open.realm.authorization().cloned() else {
             return true;
         };
-        if cache && let Some(allowed) = open.authorized.get(&(action, uri.to_owned())) {
-            return *allowed;
+        if cache && let Some(allowed) = open.authorized.get(action, uri) {
+            return allowed;
         }
         let decision = authorizer.authorize(open.session.clone(), action, uri.to_owned());
         let allowed = AssertUnwindSafe(decision)
@@ -321,9 +321,58 @@ impl Connection {
         if let Phase::Open(open) = &mut self.phase
             && cache
         {
-            open.authorized.insert((action, uri.to_owned()), allowed);
+            open.authorized.insert(action, uri, allowed);
         }
         allowed
+    }
+}
+
+/// The authorizer's decision on `action` for `uri` when it is known
+/// without asking: yes in a realm without an authorizer, the cached answer
+/// in one whose decisions are cached; `None` when the authorizer must be
+/// asked.
+pub(super) fn known_decision(
+    open: &OpenSession,
+    action: crate::auth::Action,
+    uri: &str,
+) -> Option<bool> {
+    match open.realm.authorization() {
+        None => Some(true),
+        Some(Authorization { cache: true, .. }) => open.authorized.get(action, uri),
+        Some(_) => None,
+    }
+}
+
+/// Authorization decisions cached for one session: per URI, one per
+/// action. Looked up by `&str`, without allocating.
+#[derive(Default)]
+pub(super) struct Decisions(HashMap<String, [Option<bool>; 4]>);
+
+impl Decisions {
+    fn get(&self, action: crate::auth::Action, uri: &str) -> Option<bool> {
+        self.0.get(uri)?[Self::slot(action)]
+    }
+
+    fn insert(&mut self, action: crate::auth::Action, uri: &str, allowed: bool) {
+        let slot = Self::slot(action);
+        match self.0.get_mut(uri) {
+            Some(decisions) => decisions[slot] = Some(allowed),
+            None => {
+                let mut decisions = [None; 4];
+                decisions[slot] = Some(allowed);
+                self.0.insert(uri.to_owned(), decisions);
+            }
+        }
+    }
+
+    fn slot(action: crate::auth::Action) -> usize {
+        use crate::auth::Action;
+        match action {
+            Action::Call => 0,
+            Action::Subscribe => 1,
+            Action::Publish => 2,
+            Action::Register => 3,
+        }
     }
 }
 
