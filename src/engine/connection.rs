@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serverwamp_protocol::message::{Call, Cancel, Message, MessageType, Payload};
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
@@ -37,6 +38,11 @@ use crate::pubsub::{Teardown, Topic};
 use crate::realm::{AppConfig, Limits, RealmView};
 use crate::rpc::{CallContext, CallOutcome, CallState, OnCall, Progress, ProgressTarget, Request};
 use crate::session::{Control, ControlSlot, Session};
+
+/// How many frames already received a connection handles one after the
+/// other before it looks at its timers, its session's controls and its
+/// finished calls again.
+const READ_AHEAD: usize = 32;
 
 /// How long a session closed by the server waits for the client's GOODBYE.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -185,12 +191,8 @@ impl Connection {
             };
             let flow = tokio::select! {
                 frame = reader.next_frame() => match frame {
-                    Some(Ok(frame)) => self.on_frame(&frame).await,
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "connection failed");
-                        Flow::Stop
-                    }
-                    None => Flow::Stop,
+                    Some(Ok(frame)) => self.on_frames(frame, reader).await,
+                    other => reading_ended(other),
                 },
                 () = self.calls.next_finished() => Flow::Continue,
                 event = next_event(&mut self.phase) => match event {
@@ -204,6 +206,26 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// A frame from the peer, then those already received behind it (up
+    /// to [`READ_AHEAD`]), without going back to wait on everything else:
+    /// pipelined calls cost one wait, not one each.
+    async fn on_frames<R: FrameReader>(&mut self, frame: bytes::Bytes, reader: &mut R) -> Flow {
+        let mut flow = self.on_frame(&frame).await;
+        drop(frame);
+        for _ in 0..READ_AHEAD {
+            if flow == Flow::Stop {
+                break;
+            }
+            // Reading is cancel-safe (it is also raced in `serve`).
+            flow = match reader.next_frame().now_or_never() {
+                Some(Some(Ok(frame))) => self.on_frame(&frame).await,
+                Some(other) => reading_ended(other),
+                None => break,
+            };
+        }
+        flow
     }
 
     /// A frame from the peer. The common case, a CALL that can start at
@@ -221,8 +243,8 @@ impl Connection {
             let decoded = self.codec.serialization().decode(frame, &self.config.rules);
             match decoded {
                 Ok(message) => match self.try_message_now(message) {
-                    Ok(()) => return Flow::Continue,
-                    Err(message) => Box::pin(self.on_message(message)),
+                    None => return Flow::Continue,
+                    Some(message) => Box::pin(self.on_message(message)),
                 },
                 Err(e) => Box::pin(self.on_undecodable(e)),
             }
@@ -245,8 +267,8 @@ impl Connection {
         for record in records {
             let flow = match record {
                 Ok(message) => match self.try_message_now(message) {
-                    Ok(()) => Flow::Continue,
-                    Err(message) => self.on_message(message).await,
+                    None => Flow::Continue,
+                    Some(message) => self.on_message(message).await,
                 },
                 Err(e) => self.on_undecodable(e).await,
             };
@@ -258,11 +280,12 @@ impl Connection {
     }
 
     /// Handles a message that needs no waiting (see
-    /// [`Connection::try_call_now`]); hands any other back.
-    fn try_message_now(&mut self, message: Message) -> Result<(), Message> {
+    /// [`Connection::try_call_now`]) and returns `None`; hands any other
+    /// back.
+    fn try_message_now(&mut self, message: Message) -> Option<Message> {
         match message {
-            Message::Call(call) => self.try_call_now(call).map_err(Message::Call),
-            other => Err(other),
+            Message::Call(call) => self.try_call_now(call).map(Message::Call),
+            other => Some(other),
         }
     }
 
@@ -368,12 +391,12 @@ impl Connection {
     /// A CALL that can start without waiting, started: in an open session
     /// of a realm without client callees, a local route, nothing to ask
     /// the authorizer (none, or its decision cached), room for one more
-    /// call. Its handler runs to its first pending point right here; most
-    /// answer there. Any other call is handed back for
-    /// [`Connection::on_call`].
-    fn try_call_now(&mut self, call: Call) -> Result<(), Call> {
+    /// call. Its handler runs to its first pending point right here (most
+    /// answer there) and `None` is returned. Any other call is handed back
+    /// for [`Connection::on_call`].
+    fn try_call_now(&mut self, call: Call) -> Option<Call> {
         let Phase::Open(open) = &self.phase else {
-            return Err(call);
+            return Some(call);
         };
         let startable = open.dealer.is_none()
             && !self.calls.is_running(call.request)
@@ -382,7 +405,7 @@ impl Connection {
             && auth::known_decision(open, crate::auth::Action::Call, &call.procedure) == Some(true);
         let handler = match open.realm.procedure(&call.procedure) {
             Some(handler) if startable => handler,
-            _ => return Err(call),
+            _ => return Some(call),
         };
         let Call {
             request,
@@ -393,7 +416,7 @@ impl Connection {
         let (args, kwargs) = match payload {
             Payload::Args { args, kwargs } => (args, kwargs),
             payload @ Payload::Transparent(_) => {
-                return Err(Call {
+                return Some(Call {
                     request,
                     options,
                     procedure,
@@ -417,7 +440,7 @@ impl Connection {
             kwargs,
         );
         self.calls.start(request, state, None, task);
-        Ok(())
+        None
     }
 
     /// A CALL that [`Connection::try_call_now`] could not start at once:
@@ -696,6 +719,15 @@ impl Connection {
             handler.call(cx.clone(), "session close").await;
         }
     }
+}
+
+/// How a read that gave no frame ends the connection: the peer closed it,
+/// or it failed.
+fn reading_ended(read: Option<Result<bytes::Bytes, crate::link::TransportError>>) -> Flow {
+    if let Some(Err(e)) = read {
+        tracing::debug!(error = %e, "connection failed");
+    }
+    Flow::Stop
 }
 
 /// A call's span. At debug: at info, with a subscriber that records spans
