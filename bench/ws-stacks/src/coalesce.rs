@@ -8,10 +8,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-
-pub struct CoalescingIo {
-    io: TcpStream,
+pub struct CoalescingIo<T> {
+    io: T,
     /// Bytes written but not yet sent; allocated on first use.
     buffer: Vec<u8>,
     /// How much of `buffer` has been sent.
@@ -19,8 +17,8 @@ pub struct CoalescingIo {
     capacity: usize,
 }
 
-impl CoalescingIo {
-    pub fn new(io: TcpStream, capacity: usize) -> Self {
+impl<T: AsyncWrite + Unpin> CoalescingIo<T> {
+    pub fn new(io: T, capacity: usize) -> Self {
         CoalescingIo {
             io,
             buffer: Vec::new(),
@@ -44,7 +42,7 @@ impl CoalescingIo {
     }
 }
 
-impl AsyncRead for CoalescingIo {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for CoalescingIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -66,7 +64,7 @@ impl AsyncRead for CoalescingIo {
     }
 }
 
-impl AsyncWrite for CoalescingIo {
+impl<T: AsyncWrite + Unpin> AsyncWrite for CoalescingIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -81,6 +79,32 @@ impl AsyncWrite for CoalescingIo {
         }
         this.buffer.extend_from_slice(data);
         Poll::Ready(Ok(data.len()))
+    }
+
+    /// A header and a large payload (fastwebsockets' `writev` path) go
+    /// out in one vectored write once the buffer is drained; small ones
+    /// are gathered like any write.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if this.buffer.len() + total > this.capacity {
+            ready!(this.poll_drain(cx))?;
+        }
+        if total >= this.capacity {
+            return Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        }
+        for buf in bufs {
+            this.buffer.extend_from_slice(buf);
+        }
+        Poll::Ready(Ok(total))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -7,6 +7,7 @@
 //! ws-stacks serve --stack tungstenite|tokio-websockets|fastwebsockets [--listen 127.0.0.1:47311]
 //! ws-stacks load  --connections 100 --size 20 --kind text [--depth 1] [--warmup 2] [--duration 8] [--server-pid PID]
 //! ws-stacks idle  --connections 5000 --server-pid PID
+//! ws-stacks micro --stack NAME --messages 100000 --size 20 --kind text [--repeat 5]
 //! ```
 //!
 //! The server echoes text and binary messages back. Every stack gets the
@@ -19,6 +20,7 @@
 mod alloc;
 mod client;
 mod coalesce;
+mod micro;
 mod server;
 
 use std::net::SocketAddr;
@@ -122,6 +124,19 @@ fn run() -> Result<(), String> {
                 server_pid: args.num("server-pid", 0)?,
             };
             client_runtime()?.block_on(client::load(options))
+        }
+        "micro" => {
+            let stack = args
+                .get("stack")
+                .and_then(Stack::parse)
+                .ok_or("--stack tungstenite|tokio-websockets|fastwebsockets")?;
+            micro::micro(
+                stack,
+                args.num("messages", 100_000)?,
+                args.num("size", 20)?,
+                args.get("kind").unwrap_or("text") == "text",
+                args.num("repeat", 1)?,
+            )
         }
         "idle" => {
             let connections = args.num("connections", 5000)?;

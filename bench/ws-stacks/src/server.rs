@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::coalesce::CoalescingIo;
@@ -88,7 +88,7 @@ async fn handshake(mut tcp: TcpStream) -> Option<TcpStream> {
 /// tokio-tungstenite 0.30 as serverwamp configures it: 4 KiB read and
 /// write buffers, 16 MiB message and frame limits; answers fed and flushed
 /// once no received message is ready.
-async fn tungstenite_echo(tcp: TcpStream) {
+pub async fn tungstenite_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     use tokio_tungstenite::WebSocketStream;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -122,7 +122,23 @@ async fn tungstenite_echo(tcp: TcpStream) {
             }
             // Pongs and the close reply are queued by tungstenite itself.
             Some(Ok(_)) => {}
-            Some(Err(_)) | None => return,
+            None => return,
+            // As serverwamp's reader and writer do: the error's close code,
+            // then the close frame.
+            Some(Err(error)) => {
+                use tokio_tungstenite::tungstenite::Error;
+                use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+                use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+                let code = match error {
+                    Error::Capacity(_) => CloseCode::Size,
+                    Error::Utf8(_) => CloseCode::Invalid,
+                    Error::Protocol(_) => CloseCode::Protocol,
+                    _ => return,
+                };
+                let close = CloseFrame { code, reason: "".into() };
+                let _ = ws.send(Message::Close(Some(close))).await;
+                return;
+            }
         }
     }
 }
@@ -132,7 +148,7 @@ async fn tungstenite_echo(tcp: TcpStream) {
 /// tungstenite does not split), a 4 KiB flush threshold; the read buffer is
 /// tokio-util's `FramedRead` default (8 KiB, not settable). Same feed and
 /// flush pattern as tungstenite.
-async fn tokio_websockets_echo(tcp: TcpStream) {
+pub async fn tokio_websockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     use tokio_websockets::{Config, Limits, ServerBuilder};
 
     let mut ws = ServerBuilder::new()
@@ -162,7 +178,23 @@ async fn tokio_websockets_echo(tcp: TcpStream) {
             }
             // Pongs and the close reply are queued by tokio-websockets.
             Some(Ok(_)) => {}
-            Some(Err(_)) | None => return,
+            None => return,
+            // On a protocol error or a too large message it has queued the
+            // close frame with the right code itself: send it.
+            // Except for a message over the limit by its fragments, which
+            // leaves the stream open: the caller sends 1009 (serverwamp's
+            // writer would).
+            Some(Err(error)) => {
+                if matches!(error, tokio_websockets::Error::PayloadTooLong { .. }) {
+                    let close = tokio_websockets::Message::close(
+                        Some(tokio_websockets::CloseCode::MESSAGE_TOO_BIG),
+                        "",
+                    );
+                    let _ = ws.feed(close).await;
+                }
+                let _ = ws.flush().await;
+                return;
+            }
         }
     }
 }
@@ -173,12 +205,14 @@ async fn tokio_websockets_echo(tcp: TcpStream) {
 /// is 8 KiB (not settable). It writes each frame straight to the I/O and
 /// its `read_frame` is not cancel-safe, so the coalescing is done below it
 /// by `CoalescingIo` (4 KiB, flushed when a read would wait).
-async fn fastwebsockets_echo(tcp: TcpStream) {
+pub async fn fastwebsockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     use fastwebsockets::{Frame, FragmentCollector, OpCode, Role, WebSocket};
 
     let capacity = if std::env::var_os("WS_STACKS_NO_COALESCE").is_some() { 0 } else { BUFFER };
     let mut ws = WebSocket::after_handshake(CoalescingIo::new(tcp, capacity), Role::Server);
-    ws.set_writev(false);
+    // Payloads over 1 KiB go out as header + payload in one vectored
+    // write (no copy); smaller frames are copied into its write buffer.
+    ws.set_writev(true);
     ws.set_auto_close(true);
     ws.set_auto_pong(true);
     ws.set_max_message_size(MAX_MESSAGE + 1);
@@ -186,7 +220,25 @@ async fn fastwebsockets_echo(tcp: TcpStream) {
     loop {
         let frame = match ws.read_frame().await {
             Ok(frame) => frame,
-            Err(_) => return,
+            // It sends a close frame itself only for a bad close code: for
+            // other violations send the one RFC 6455 asks for.
+            Err(error) => {
+                use fastwebsockets::WebSocketError as E;
+                let code = match error {
+                    E::InvalidUTF8 => 1007,
+                    E::FrameTooLarge => 1009,
+                    E::IoError(_) | E::UnexpectedEOF | E::ConnectionClosed => return,
+                    // Its own 1002 is already in the write buffer.
+                    E::InvalidCloseCode => {
+                        let _ = ws.into_inner().flush().await;
+                        return;
+                    }
+                    _ => 1002,
+                };
+                let _ = ws.write_frame(Frame::close(code, b"")).await;
+                let _ = ws.into_inner().flush().await;
+                return;
+            }
         };
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
