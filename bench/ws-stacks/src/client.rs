@@ -141,7 +141,12 @@ pub async fn load(options: LoadOptions) -> Result<(), String> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     for ws in clients {
-        tasks.spawn(drive(ws, message.clone(), options.depth.max(1), (from, until)));
+        tasks.spawn(drive(
+            ws,
+            message.clone(),
+            options.depth.max(1),
+            (from, until),
+        ));
     }
     let mut total = 0u64;
     let mut latencies = Vec::new();
@@ -182,9 +187,13 @@ pub async fn load(options: LoadOptions) -> Result<(), String> {
 async fn heap(addr: SocketAddr) -> Result<i64, String> {
     use tokio::io::AsyncReadExt;
     let side = SocketAddr::new(addr.ip(), addr.port() + 1);
-    let mut tcp = TcpStream::connect(side).await.map_err(|e| format!("side port: {e}"))?;
+    let mut tcp = TcpStream::connect(side)
+        .await
+        .map_err(|e| format!("side port: {e}"))?;
     let mut text = String::new();
-    tcp.read_to_string(&mut text).await.map_err(|e| e.to_string())?;
+    tcp.read_to_string(&mut text)
+        .await
+        .map_err(|e| e.to_string())?;
     text.trim().parse().map_err(|e| format!("side port: {e}"))
 }
 

@@ -52,10 +52,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for CoalescingIo<T> {
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Pending => {
                 // Nothing more to read: send what was answered so far.
-                if this.sent < this.buffer.len() {
-                    if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
-                        return Poll::Ready(Err(e));
-                    }
+                if this.sent < this.buffer.len()
+                    && let Poll::Ready(Err(e)) = this.poll_drain(cx)
+                {
+                    return Poll::Ready(Err(e));
                 }
                 Poll::Pending
             }

@@ -83,7 +83,9 @@ impl Args {
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{name}: not a number: {v}")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: not a number: {v}")),
         }
     }
 }

@@ -59,8 +59,14 @@ impl AsyncRead for MemIo {
         let this = self.get_mut();
         let mut budget = 64 * 1024;
         while budget > 0 && buf.remaining() > 0 && this.sent <= this.count {
-            let current = if this.sent < this.count { &this.frame } else { &this.close };
-            let take = (current.len() - this.offset).min(buf.remaining()).min(budget);
+            let current = if this.sent < this.count {
+                &this.frame
+            } else {
+                &this.close
+            };
+            let take = (current.len() - this.offset)
+                .min(buf.remaining())
+                .min(budget);
             buf.put_slice(&current[this.offset..this.offset + take]);
             budget -= take;
             this.offset += take;
@@ -74,7 +80,11 @@ impl AsyncRead for MemIo {
 }
 
 impl AsyncWrite for MemIo {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.written.fetch_add(data.len() as u64, Ordering::Relaxed);
         Poll::Ready(Ok(data.len()))
     }
@@ -102,7 +112,13 @@ impl AsyncWrite for MemIo {
     }
 }
 
-pub fn micro(stack: Stack, messages: usize, size: usize, text: bool, repeat: usize) -> Result<(), String> {
+pub fn micro(
+    stack: Stack,
+    messages: usize,
+    size: usize,
+    text: bool,
+    repeat: usize,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| e.to_string())?;
@@ -138,7 +154,13 @@ pub fn micro(stack: Stack, messages: usize, size: usize, text: bool, repeat: usi
         written = counter.load(Ordering::Relaxed);
     }
     // Every message must have come back: header (2 or 4 bytes) + payload.
-    let header = if size < 126 { 2 } else if size < 65536 { 4 } else { 10 };
+    let header = if size < 126 {
+        2
+    } else if size < 65536 {
+        4
+    } else {
+        10
+    };
     let expected = (messages * (size + header)) as u64;
     if written < expected {
         return Err(format!("only {written} of {expected} bytes echoed"));

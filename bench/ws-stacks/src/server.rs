@@ -21,10 +21,15 @@ pub async fn serve(addr: SocketAddr, stack: Stack) -> Result<(), String> {
         .map_err(|e| format!("bind side port: {e}"))?;
     tokio::spawn(async move {
         while let Ok((mut tcp, _)) = side.accept().await {
-            let _ = tcp.write_all(format!("{}\n", crate::alloc::live()).as_bytes()).await;
+            let _ = tcp
+                .write_all(format!("{}\n", crate::alloc::live()).as_bytes())
+                .await;
         }
     });
-    println!("listening on {} ({stack:?})", listener.local_addr().map_err(|e| e.to_string())?);
+    println!(
+        "listening on {} ({stack:?})",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     loop {
         let (tcp, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -135,7 +140,10 @@ pub async fn tungstenite_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
                     Error::Protocol(_) => CloseCode::Protocol,
                     _ => return,
                 };
-                let close = CloseFrame { code, reason: "".into() };
+                let close = CloseFrame {
+                    code,
+                    reason: "".into(),
+                };
                 let _ = ws.send(Message::Close(Some(close))).await;
                 return;
             }
@@ -152,7 +160,11 @@ pub async fn tokio_websockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     use tokio_websockets::{Config, Limits, ServerBuilder};
 
     let mut ws = ServerBuilder::new()
-        .config(Config::default().frame_size(MAX_MESSAGE).flush_threshold(BUFFER))
+        .config(
+            Config::default()
+                .frame_size(MAX_MESSAGE)
+                .flush_threshold(BUFFER),
+        )
         .limits(Limits::default().max_payload_len(Some(MAX_MESSAGE)))
         .serve(tcp);
     let mut unflushed = false;
@@ -206,9 +218,13 @@ pub async fn tokio_websockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
 /// its `read_frame` is not cancel-safe, so the coalescing is done below it
 /// by `CoalescingIo` (4 KiB, flushed when a read would wait).
 pub async fn fastwebsockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
-    use fastwebsockets::{Frame, FragmentCollector, OpCode, Role, WebSocket};
+    use fastwebsockets::{FragmentCollector, Frame, OpCode, Role, WebSocket};
 
-    let capacity = if std::env::var_os("WS_STACKS_NO_COALESCE").is_some() { 0 } else { BUFFER };
+    let capacity = if std::env::var_os("WS_STACKS_NO_COALESCE").is_some() {
+        0
+    } else {
+        BUFFER
+    };
     let mut ws = WebSocket::after_handshake(CoalescingIo::new(tcp, capacity), Role::Server);
     // Payloads over 1 KiB go out as header + payload in one vectored
     // write (no copy); smaller frames are copied into its write buffer.
