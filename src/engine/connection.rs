@@ -775,7 +775,13 @@ fn local_call(
         receive_progress,
         timeout,
     );
-    (state, Box::pin(work.instrument(span)))
+    // A disabled span (the usual case) is not worth entering on every poll.
+    let task: CallTask = if span.is_disabled() {
+        Box::pin(work)
+    } else {
+        Box::pin(work.instrument(span))
+    };
+    (state, task)
 }
 
 /// The roles and features this router announces in WELCOME: exactly what

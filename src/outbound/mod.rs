@@ -233,10 +233,15 @@ impl Outbound {
     /// Queues already encoded bytes, waiting while the queue is full.
     /// Returns false if the session is gone.
     pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
-        let room = self.queue.room.acquire_many(self.queue.charge(bytes.len()));
-        match room.await {
+        let charge = self.queue.charge(bytes.len());
+        // Most of the time there is room: take it without a future.
+        match self.queue.room.try_acquire_many(charge) {
             Ok(permit) => permit.forget(),
-            Err(_) => return false,
+            Err(TryAcquireError::Closed) => return false,
+            Err(TryAcquireError::NoPermits) => match self.queue.room.acquire_many(charge).await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return false,
+            },
         }
         self.enqueue(bytes).is_ok()
     }

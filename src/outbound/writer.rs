@@ -117,15 +117,15 @@ async fn write_queued<W: FrameWriter>(
         }
         queue.give_back(charged);
     } else {
-        let len = first.len();
+        // Room is given back once per run of records (each give-back takes
+        // the budget's lock). A failed write closes the budget anyway.
+        let mut charged = queue.charge(first.len()) as usize;
         writer.feed(first).await?;
-        queue.release(len);
         loop {
             match rx.try_recv() {
                 Ok(Outgoing::Record(next)) => {
-                    let len = next.len();
+                    charged += queue.charge(next.len()) as usize;
                     writer.feed(next).await?;
-                    queue.release(len);
                 }
                 Ok(Outgoing::Ping) => {
                     ping = true;
@@ -134,6 +134,7 @@ async fn write_queued<W: FrameWriter>(
                 Err(_) => break,
             }
         }
+        queue.give_back(charged);
     }
     writer.flush().await?;
     if ping {
