@@ -92,7 +92,9 @@ const BURST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Command line of the load generator.
 #[derive(Parser, Debug)]
-#[command(about = "WAMP RPC load generator (bench.echo); loopback targets only")]
+#[command(
+    about = "WAMP load generator: calls to bench.echo, connect rate, fan-out, idle sessions; loopback targets only"
+)]
 struct Options {
     /// WebSocket URL of the WAMP endpoint, e.g. ws://127.0.0.1:8080/ws
     /// (loopback addresses only).
