@@ -51,13 +51,18 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const AGENT: &str = concat!("serverwamp-rs/", env!("CARGO_PKG_VERSION"));
 
 /// Serves WAMP on one established connection until either side closes it.
-pub(super) async fn run<R: FrameReader, W: FrameWriter>(
+///
+/// Not an `async fn`: everything is set up before the returned future is
+/// made, so that future holds only the session and the writer (in an
+/// `async fn`, the locals moved into them would keep slots of their own
+/// in every idle connection's task).
+pub(super) fn run<R: FrameReader, W: FrameWriter>(
     engine: Engine,
     info: TransportInfo,
     codec: Codec,
     mut reader: R,
     writer: W,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let (outbound, queue) = Outbound::channel(
         codec,
         writer.max_message_len(),
@@ -97,7 +102,7 @@ pub(super) async fn run<R: FrameReader, W: FrameWriter>(
         let _ = stop_writer.send(());
     }
     .instrument(span);
-    tokio::join!(session, writer);
+    futures_util::future::join(session, writer).map(|((), ())| ())
 }
 
 /// Whether to keep reading.
@@ -909,7 +914,9 @@ mod tests {
         );
         let size = std::mem::size_of_val(&future);
         eprintln!("connection future: {size} bytes");
-        // 2,256 bytes when written; an idle session's memory follows it.
-        assert!(size < 3_000, "{size}");
+        // 1,616 bytes (this test's reader and writer, debug build) since
+        // `run` stopped being an `async fn`, 3,256 before; an idle
+        // session's memory follows it.
+        assert!(size < 2_000, "{size}");
     }
 }

@@ -75,7 +75,7 @@ impl Engine {
         codec: Codec,
         reader: R,
         writer: W,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+    ) -> impl std::future::Future<Output = ()> + Send + 'static + use<R, W> {
         self.join_cluster();
         connection::run(self.clone(), transport, codec, reader, writer)
     }

@@ -53,6 +53,8 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -342,26 +344,30 @@ impl WebSocketService {
         info.cross_origin = cross_origin;
         let engine = self.engine.clone();
         let config = self.settings.to_config();
-        tokio::spawn(async move {
-            let upgraded = match on_upgrade.await {
-                Ok(upgraded) => upgraded,
+        // Built with combinators rather than one async block: each stage's
+        // state takes the same place in the task (an async block would keep
+        // slots for the values it moves on), and every idle connection
+        // keeps this task.
+        let text = codec.serialization().is_text();
+        let connect = async move {
+            match on_upgrade.await {
+                Ok(upgraded) => Some(stream::halves(TokioIo::new(upgraded), config, text).await),
                 Err(error) => {
                     tracing::warn!(
                         %error,
                         "WebSocket upgrade failed (is the hyper connection served with upgrades?)"
                     );
-                    return;
+                    None
                 }
-            };
-            let (reader, writer) = stream::halves(
-                TokioIo::new(upgraded),
-                config,
-                codec.serialization().is_text(),
-            )
-            .await;
-            engine.serve(info, codec, reader, writer).await;
-            drop(admission);
-        });
+            }
+        };
+        let task = connect
+            .then(move |halves| match halves {
+                Some((reader, writer)) => Either::Left(engine.serve(info, codec, reader, writer)),
+                None => Either::Right(ready(())),
+            })
+            .map(move |()| drop(admission));
+        tokio::spawn(task);
 
         response
     }
