@@ -131,9 +131,14 @@ pub struct ArgumentReaders {
 
 impl ArgumentReaders {
     /// What the extractors `each` read together.
-    fn of(each: &[ArgumentUse]) -> Self {
-        let args = each.iter().filter(|r| r.args).count();
-        let kwargs = each.iter().filter(|r| r.kwargs).count();
+    const fn of(each: &[ArgumentUse]) -> Self {
+        let (mut args, mut kwargs) = (0, 0);
+        let mut i = 0;
+        while i < each.len() {
+            args += each[i].args as usize;
+            kwargs += each[i].kwargs as usize;
+            i += 1;
+        }
         ArgumentReaders {
             any: ArgumentUse {
                 args: args > 0,
@@ -231,7 +236,7 @@ macro_rules! impl_handler {
             fn call(&self, mut context: K::Context) -> impl Future<Output = K::Outcome> + Send + 'static {
                 // Arguments are extracted before the handler starts, so a bad
                 // argument is answered without running any of its code.
-                let readers = ArgumentReaders::of(&[$($ty::READS),*]);
+                let readers = const { ArgumentReaders::of(&[$($ty::READS),*]) };
                 let started = K::prepare(&mut context, readers)
                     .and_then(|()| {
                         $(let $ty = $ty::from_context(&mut context)?;)*
