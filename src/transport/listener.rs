@@ -412,7 +412,11 @@ impl Server {
         let deadline = Instant::now() + self.inner.first_byte_timeout;
         #[cfg(feature = "tls")]
         if let Some(acceptor) = &self.inner.tls {
-            let stream = tokio::time::timeout_at(deadline, acceptor.accept(stream))
+            // Each stage boxed, here and in `sniff`: the connection's task
+            // then holds only the stage it is in (spawning copies a task
+            // whole, and a RawSocket session lives in it).
+            let accepting = Box::pin(tokio::time::timeout_at(deadline, acceptor.accept(stream)));
+            let stream = accepting
                 .await
                 .map_err(|_| timed_out("no TLS handshake in time"))??;
             let (_, connection) = stream.get_ref();
@@ -423,7 +427,8 @@ impl Server {
                 .and_then(<[_]>::first)
                 .map(|certificate| Bytes::copy_from_slice(certificate.as_ref()));
             let tls = TlsConnection { peer_certificate };
-            return self.sniff(stream, peer, Some(tls), deadline).await;
+            let sniffing = Box::pin(self.sniff(stream, peer, Some(tls), deadline));
+            return sniffing.await;
         }
         self.sniff(stream, peer, None, deadline).await
     }
@@ -434,7 +439,7 @@ impl Server {
     {
         let server = self.clone();
         tokio::spawn(async move {
-            let shown = peer.to_string();
+            let shown = peer.clone();
             if let Err(error) = server.serve_connection(stream, peer).await {
                 tracing::debug!(peer = %shown, %error, "connection not served");
             }
@@ -466,10 +471,12 @@ impl Server {
             if let Some(TlsConnection { peer_certificate }) = tls {
                 info = info.with_tls(peer_certificate);
             }
-            self.inner
-                .rawsocket
-                .serve_connection_with_info(stream, info)
-                .await
+            let serving = Box::pin(
+                self.inner
+                    .rawsocket
+                    .serve_connection_with_info(stream, info),
+            );
+            serving.await
         } else {
             let service = HttpService {
                 inner: Arc::clone(&self.inner),
@@ -479,11 +486,12 @@ impl Server {
                 },
                 tls,
             };
-            self.inner
-                .http
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .await
-                .map_err(io::Error::other)
+            let serving = Box::pin(
+                self.inner
+                    .http
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service),
+            );
+            serving.await.map_err(io::Error::other)
         }
     }
 }
