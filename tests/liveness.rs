@@ -67,3 +67,40 @@ async fn a_silent_peer_is_closed_and_its_session_cleaned_up() {
         drop(c);
     }
 }
+
+/// The connection handles a waiting frame before its timers, so a peer
+/// that never stops sending must not keep it from its deadlines: here the
+/// server says GOODBYE and the client, instead of answering, floods CALLs,
+/// which a closing session ignores. The GOODBYE deadline (5 s) still ends
+/// the connection.
+#[tokio::test]
+async fn a_peer_that_never_stops_sending_still_meets_the_goodbye_deadline() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let app = app(&closed);
+    let mut c = Client::connect(&app, "wamp.2.json").await;
+    c.join("realm1").await;
+    let closing = {
+        let app = app.clone();
+        tokio::spawn(async move { app.close_sessions(Duration::from_secs(30)).await })
+    };
+    let started = tokio::time::Instant::now();
+    let flood = async {
+        let mut request = 1u64;
+        while c.try_send(json!([48, request, {}, "ping"])).await {
+            request += 1;
+        }
+        request
+    };
+    let sent = tokio::time::timeout(Duration::from_secs(20), flood)
+        .await
+        .expect("the server closed the connection");
+    let took = started.elapsed();
+    assert!(sent > 100, "the client kept sending ({sent} CALLs)");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "closed after {took:?}"
+    );
+    closing.await.unwrap();
+    assert_eq!(app.session_count(), 0);
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+}

@@ -194,17 +194,29 @@ impl Connection {
                 Phase::NoSession => self.hello_deadline,
                 Phase::Open(_) => self.idle.map(|(deadline, _)| deadline),
             };
+            // In this order, so that a turn with a frame waiting polls
+            // nothing else but the session's controls (a flag). The timers
+            // come last: tokio's cooperative budget makes reading return
+            // pending now and then, so a peer that never stops sending
+            // still meets its deadlines.
             let flow = tokio::select! {
+                biased;
+                event = next_event(&mut self.phase) => match event {
+                    PhaseEvent::Control(control) => self.control(control),
+                    PhaseEvent::Authenticated(outcome) => {
+                        let handling = Box::pin(self.on_authenticated(*outcome));
+                        handling.await
+                    }
+                },
                 frame = reader.next_frame() => match frame {
                     Some(Ok(frame)) => self.on_frames(frame, reader).await,
                     other => reading_ended(other),
                 },
                 () = self.calls.next_finished() => Flow::Continue,
-                event = next_event(&mut self.phase) => match event {
-                    PhaseEvent::Control(control) => self.control(control),
-                    PhaseEvent::Authenticated(outcome) => Box::pin(self.on_authenticated(*outcome)).await,
-                },
-                () = sleep_until(deadline) => Box::pin(self.on_deadline()).await,
+                () = sleep_until(deadline) => {
+                    let handling = Box::pin(self.on_deadline());
+                    handling.await
+                }
                 timeout = next_keepalive(&mut keepalive) => self.on_keepalive(reader, timeout),
             };
             if flow == Flow::Stop {

@@ -6,10 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Where a session handle leaves requests for its connection task: one
 /// pending request at a time (a kill outranks a close), and a flag set once
 /// the session has ended. Lighter than a channel for something used once.
+///
+/// The connection task waits on it in every turn of its loop, so waiting
+/// is cheap: a flag to read and a waker to store (no lock, nothing to undo
+/// when the turn ends another way).
 #[derive(Default)]
 pub(crate) struct ControlSlot {
     pending: Mutex<Option<Control>>,
-    wake: tokio::sync::Notify,
+    /// Set with `pending`, so the waiting side reads a flag, not the lock.
+    has_pending: AtomicBool,
+    /// The connection task, the one waiter.
+    wake: futures_util::task::AtomicWaker,
     closed: AtomicBool,
     /// Wakes those waiting for the session to end.
     ended: tokio::sync::Notify,
@@ -31,24 +38,38 @@ impl ControlSlot {
         if !matches!(*pending, Some(Control::Kill)) {
             *pending = Some(control);
         }
+        self.has_pending.store(true, Ordering::Release);
         drop(pending);
-        self.wake.notify_one();
+        self.wake.wake();
     }
 
-    /// Waits for the next request.
+    /// Waits for the next request. Only the connection task waits.
     pub(crate) async fn next(&self) -> Control {
-        loop {
-            let taken = self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(control) = taken {
-                return control;
+        std::future::poll_fn(|cx| {
+            if let Some(control) = self.take() {
+                return std::task::Poll::Ready(control);
             }
-            // A request made since the check left a permit: no lost wake-up.
-            self.wake.notified().await;
+            self.wake.register(cx.waker());
+            // A request made before the waker was stored is seen here.
+            match self.take() {
+                Some(control) => std::task::Poll::Ready(control),
+                None => std::task::Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The pending request, if there is one.
+    fn take(&self) -> Option<Control> {
+        if !self.has_pending.load(Ordering::Acquire) {
+            return None;
         }
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.has_pending.store(false, Ordering::Release);
+        pending.take()
     }
 
     /// Marks the session ended: later requests are ignored.
