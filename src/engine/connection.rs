@@ -44,6 +44,10 @@ use crate::session::{Control, ControlSlot, Session};
 /// finished calls again.
 const READ_AHEAD: usize = 32;
 
+/// How many bytes of answers may wait in the queue before the connection
+/// lets the writer (in the same task) write them out.
+const WRITE_SOON_BYTES: usize = 8 * 1024;
+
 /// How long a session closed by the server waits for the client's GOODBYE.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -234,6 +238,9 @@ impl Connection {
         for _ in 0..READ_AHEAD {
             if flow == Flow::Stop {
                 break;
+            }
+            if self.outbound.queued_bytes() >= WRITE_SOON_BYTES {
+                let_writer_run().await;
             }
             // Reading is cancel-safe (it is also raced in `serve`).
             flow = match reader.next_frame().now_or_never() {
@@ -736,6 +743,22 @@ impl Connection {
             handler.call(cx.clone(), "session close").await;
         }
     }
+}
+
+/// Returns pending once, waking its task at once: the task's poll goes on
+/// to the writer joined beside the session, and the session resumes on the
+/// task's next poll.
+async fn let_writer_run() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 /// How a read that gave no frame ends the connection: the peer closed it,
