@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
@@ -233,14 +234,27 @@ async fn settle(
         }
     };
     // The handler first: most answer at their first poll, and then the
-    // stop signal is never polled, so never registered and unregistered.
-    // A CANCEL that meets a handler answering at the same time loses to
-    // it: the caller gets the answer, as if the CANCEL came later.
-    tokio::select! {
-        biased;
-        outcome = work => outcome,
-        () = state.stop.notified() => Err(WampError::new(error::CANCELED)),
-    }
+    // stop signal is never even made. A CANCEL that meets a handler
+    // answering at the same time loses to it: the caller gets the answer,
+    // as if the CANCEL came later. (A CANCEL before the signal is made
+    // leaves a permit, which the signal's first poll takes.)
+    let mut work = std::pin::pin!(work);
+    let mut stop = std::pin::pin!(None);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(outcome) = work.as_mut().poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        if stop.is_none() {
+            stop.set(Some(state.stop.notified()));
+        }
+        match stop.as_mut().as_pin_mut() {
+            Some(stopped) => stopped
+                .poll(cx)
+                .map(|()| Err(WampError::new(error::CANCELED))),
+            None => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Sends progress reports (to callers that asked) until the final item.
