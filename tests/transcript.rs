@@ -791,3 +791,46 @@ async fn every_record_of_a_batched_frame_gets_its_answer() {
         c.expect(json!([50, 3, {}, [42]])).await;
     }
 }
+
+/// Answers that find the session's outbound queue full wait for room; none
+/// is lost, none is sent twice, and the session goes on. (Most handlers
+/// answer at their first poll, where there is no task yet: the answer gets
+/// one only to wait in.)
+#[tokio::test]
+async fn answers_wait_for_room_in_a_full_queue() {
+    const CALLS: u64 = 120;
+    const LEN: usize = 8 * 1024;
+    let mut routes = RpcRouteSet::new();
+    routes.route("blob", |Args((n,)): Args<(u64,)>| async move {
+        let fill = char::from(b'a' + u8::try_from(n % 26).unwrap_or(0));
+        std::iter::repeat_n(fill, LEN).collect::<String>()
+    });
+    let mut app = Application::new();
+    app.add_routes(routes).set_outbound_queue_limit(16 * 1024);
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("realm1").await;
+        // About 1 MiB of answers: more than the 256 KiB pipe and the
+        // 16 KiB queue take while the client reads nothing.
+        for request in 1..=CALLS {
+            c.send(json!([48, request, {}, "blob", [request]])).await;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 1..=CALLS {
+            let message = c.recv().await.expect("every answer arrives");
+            let list = message.as_list().expect("a list");
+            assert_eq!(list[0], Value::UInt(50), "[{sp}] a RESULT: {message}");
+            let Value::UInt(request) = list[1] else {
+                panic!("[{sp}] a request ID: {message}");
+            };
+            let fill = char::from(b'a' + u8::try_from(request % 26).unwrap());
+            let expected = Value::Str(std::iter::repeat_n(fill, LEN).collect());
+            assert_eq!(list[3], Value::List(vec![expected]), "[{sp}] {request}");
+            assert!(seen.insert(request), "[{sp}] {request} answered twice");
+        }
+        assert_eq!(seen.len(), usize::try_from(CALLS).unwrap());
+        c.send(json!([48, 999, {}, "blob", [0]])).await;
+        let message = c.recv().await.expect("the session goes on");
+        assert_eq!(message.as_list().unwrap()[1], Value::UInt(999), "[{sp}]");
+    }
+}

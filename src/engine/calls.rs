@@ -13,6 +13,7 @@ use serverwamp_protocol::Id;
 use serverwamp_protocol::message::CancelMode;
 use serverwamp_protocol::well_known::error;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::WampError;
 use crate::dealer::CalleeCall;
@@ -22,6 +23,25 @@ use crate::rpc::{CallOutcome, CallState, ProgressiveItem, RpcResult};
 
 /// A call's task: its handler run to its answer.
 pub(crate) type CallTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A call to a local route, its handler made (arguments extracted) but not
+/// yet polled: what [`Calls::start_local`] runs.
+pub(crate) struct LocalCall {
+    /// The handler's future.
+    pub(crate) handler: HandlerFuture<CallOutcome>,
+    /// The CALL's request ID.
+    pub(crate) request: Id,
+    /// The call's shared state, when it had to be made before the handler
+    /// (its progress reports check it); otherwise made only if the call
+    /// outlives its first poll.
+    pub(crate) state: Option<Arc<CallState>>,
+    /// Whether the caller asked for progressive results.
+    pub(crate) receive_progress: bool,
+    /// The call's timeout, if it asked for one.
+    pub(crate) timeout: Option<Duration>,
+    /// The call's span.
+    pub(crate) span: tracing::Span,
+}
 
 /// The calls in flight on one session.
 #[derive(Default)]
@@ -73,6 +93,80 @@ impl Calls {
         if work.as_mut().poll(&mut cx).is_ready() {
             return;
         }
+        self.spawn(request, state, callee, work);
+    }
+
+    /// Starts a call to a local route. Its handler is polled once, bare
+    /// (the same no-op waker as in [`Calls::start`]): one that answers
+    /// there (most do) has its answer queued right here, with no task, no
+    /// shared state and no stop signal made for it; no CANCEL can have
+    /// come for a call the connection has not yet seen through. Any other
+    /// goes on in [`run_call`], like every call of [`Calls::start`].
+    pub(crate) fn start_local(&mut self, call: LocalCall, outbound: &Outbound) {
+        let LocalCall {
+            mut handler,
+            request,
+            state,
+            receive_progress,
+            timeout,
+            span,
+        } = call;
+        // A recorded span (rare: the call spans are at debug) is entered on
+        // every poll, the first one too.
+        if span.is_disabled() {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match handler.as_mut().poll(&mut cx) {
+                Poll::Ready(CallOutcome::Done(outcome)) => {
+                    if let Some(bytes) = final_answer(outcome, request, outbound) {
+                        self.queue_answer(request, bytes, outbound);
+                    }
+                    return;
+                }
+                Poll::Ready(outcome) => handler = Box::pin(std::future::ready(outcome)),
+                Poll::Pending => {}
+            }
+        }
+        let state = state.unwrap_or_default();
+        let work = run_call(
+            handler,
+            request,
+            state.clone(),
+            outbound.clone(),
+            receive_progress,
+            timeout,
+        );
+        let task: CallTask = if span.is_disabled() {
+            Box::pin(work)
+        } else {
+            Box::pin(work.instrument(span))
+        };
+        self.start(request, state, None, task);
+    }
+
+    /// Queues a call's final answer; when the queue is full, the answer
+    /// waits for room in a task of its own, as a call's task would.
+    fn queue_answer(&mut self, request: Id, answer: bytes::Bytes, outbound: &Outbound) {
+        let Err(answer) = outbound.try_queue(answer) else {
+            return;
+        };
+        let state = Arc::new(CallState::default());
+        // Answered already: a CANCEL that comes while it waits does nothing.
+        state.claim_answer();
+        let outbound = outbound.clone();
+        let send = async move {
+            outbound.send_encoded(answer).await;
+        };
+        self.spawn(request, state, None, Box::pin(send));
+    }
+
+    /// Spawns a started call's task and keeps track of it.
+    fn spawn(
+        &mut self,
+        request: Id,
+        state: Arc<CallState>,
+        callee: Option<CalleeCall>,
+        work: CallTask,
+    ) {
         let task = self.tasks.spawn(work.map(move |()| request));
         self.running.insert(
             request,

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Engine;
-use super::calls::{CallTask, Calls, run_call};
+use super::calls::{Calls, LocalCall, run_call};
 use super::cluster;
 use crate::WampError;
 use crate::broker::Broker;
@@ -454,7 +454,7 @@ impl Connection {
             procedure,
             options,
         };
-        let (state, task) = local_call(
+        let call = local_call(
             open,
             handler,
             &self.config,
@@ -463,7 +463,7 @@ impl Connection {
             args,
             kwargs,
         );
-        self.calls.start(request, state, None, task);
+        self.calls.start_local(call, &self.outbound);
         None
     }
 
@@ -575,7 +575,7 @@ impl Connection {
             return Flow::Continue;
         }
         if let Some(handler) = &handler {
-            let (state, task) = local_call(
+            let call = local_call(
                 open,
                 handler,
                 &self.config,
@@ -584,7 +584,7 @@ impl Connection {
                 args,
                 kwargs,
             );
-            self.calls.start(request, state, None, task);
+            self.calls.start_local(call, &self.outbound);
             return Flow::Continue;
         }
         let answers = relay.and_then(|relay| {
@@ -777,10 +777,9 @@ fn call_span(request: &Request) -> tracing::Span {
     tracing::debug_span!("call", procedure = %request.procedure, request = %request.id)
 }
 
-/// The task of a call to a local route, not yet polled: the call's context
-/// built, its handler started (arguments extracted; extraction runs user
-/// code, so the boxed handler guards it like the handler itself), its
-/// answer sent when it ends.
+/// A call to a local route, not yet polled: the call's context built, its
+/// handler made (arguments extracted; extraction runs user code, so the
+/// boxed handler guards it like the handler itself).
 fn local_call(
     open: &OpenSession,
     handler: &BoxedHandler<OnCall>,
@@ -789,13 +788,15 @@ fn local_call(
     request: Request,
     args: Vec<Value>,
     kwargs: Dict,
-) -> (Arc<CallState>, CallTask) {
+) -> LocalCall {
     let id = request.id;
     let receive_progress = request.options.receive_progress == Some(true);
     let timeout = request.timeout();
     let span = call_span(&request);
-    let state = Arc::new(CallState::default());
-    let progress = Progress::new(receive_progress.then(|| ProgressTarget {
+    // Progress reports check whether the call was answered, so a call that
+    // sends them has its state from the start.
+    let state = receive_progress.then(|| Arc::new(CallState::default()));
+    let progress = Progress::new(state.as_ref().map(|state| ProgressTarget {
         request: id,
         outbound: outbound.clone(),
         answered: state.clone(),
@@ -807,21 +808,14 @@ fn local_call(
         state: config.state.clone(),
         progress,
     };
-    let work = run_call(
-        handler.call(context, "procedure"),
-        id,
-        state.clone(),
-        outbound.clone(),
+    LocalCall {
+        handler: handler.call(context, "procedure"),
+        request: id,
+        state,
         receive_progress,
         timeout,
-    );
-    // A disabled span (the usual case) is not worth entering on every poll.
-    let task: CallTask = if span.is_disabled() {
-        Box::pin(work)
-    } else {
-        Box::pin(work.instrument(span))
-    };
-    (state, task)
+        span,
+    }
 }
 
 /// The roles and features this router announces in WELCOME: exactly what

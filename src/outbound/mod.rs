@@ -236,6 +236,23 @@ impl Outbound {
         self.enqueue(bytes)
     }
 
+    /// Queues already encoded bytes if there is room now; gives them back
+    /// otherwise, for a sender that will wait for room (so the queue is
+    /// not marked full). Bytes for a session that is gone are dropped.
+    pub(crate) fn try_queue(&self, bytes: Bytes) -> Result<(), Bytes> {
+        match self
+            .queue
+            .room
+            .try_acquire_many(self.queue.charge(bytes.len()))
+        {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::NoPermits) => return Err(bytes),
+            Err(TryAcquireError::Closed) => return Ok(()),
+        }
+        let _ = self.enqueue(bytes);
+        Ok(())
+    }
+
     /// Queues already encoded bytes, waiting for room until `deadline`.
     pub(crate) async fn send_encoded_until(
         &self,
