@@ -8,13 +8,16 @@
 //! and events published with the waiting variants), give up at once
 //! (non-blocking events), or wait until a deadline.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use serverwamp_protocol::{Codec, Message};
-use tokio::sync::{Semaphore, TryAcquireError, mpsc};
+use tokio::sync::{Semaphore, TryAcquireError};
 
 mod writer;
 
@@ -71,7 +74,14 @@ const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 
 /// The state the senders and the writer of one queue share.
 struct Queue {
-    tx: mpsc::UnboundedSender<Outgoing>,
+    /// What waits for the writer. The writer takes all of it at once, so
+    /// a burst of records costs it one lock, not one each.
+    waiting: Mutex<Waiting>,
+    /// The writer's waker: woken when something arrives in an empty
+    /// queue, and when the last sender goes.
+    writer: AtomicWaker,
+    /// How many [`Outbound`] handles exist.
+    senders: AtomicUsize,
     /// Free bytes of the budget, as permits; closed when the writer stops.
     room: Semaphore,
     /// The budget in bytes.
@@ -84,10 +94,39 @@ struct Queue {
     full_since: AtomicU64,
 }
 
+/// The items waiting in a queue.
+#[derive(Default)]
+struct Waiting {
+    items: VecDeque<Outgoing>,
+    /// Set when the writer takes nothing more: senders fail from then on.
+    closed: bool,
+}
+
 /// The origin of [`Queue::full_since`].
 static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
 impl Queue {
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        // Nothing panics while holding the lock; should something, the
+        // items are still whole.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues an item for the writer, waking it if the queue was empty.
+    fn push(&self, item: Outgoing) -> Result<(), SendError> {
+        let mut waiting = self.waiting();
+        if waiting.closed {
+            return Err(SendError::Closed);
+        }
+        let was_empty = waiting.items.is_empty();
+        waiting.items.push_back(item);
+        drop(waiting);
+        if was_empty {
+            self.writer.wake();
+        }
+        Ok(())
+    }
+
     /// The budget a record of `len` bytes takes: its length, but never more
     /// than the whole budget, so a record larger than the budget still goes
     /// through once the queue is empty.
@@ -123,10 +162,28 @@ impl Queue {
 
 /// The sending side of a session's outbound queue: encodes with the
 /// connection's codec and queues the bytes for the writer.
-#[derive(Clone)]
 pub(crate) struct Outbound {
     queue: Arc<Queue>,
     codec: Codec,
+}
+
+impl Clone for Outbound {
+    fn clone(&self) -> Self {
+        self.queue.senders.fetch_add(1, Ordering::Relaxed);
+        Outbound {
+            queue: Arc::clone(&self.queue),
+            codec: self.codec,
+        }
+    }
+}
+
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        // The writer learns that nothing more can come.
+        if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.queue.writer.wake();
+        }
+    }
 }
 
 /// What the writer sends.
@@ -137,39 +194,84 @@ pub(crate) enum Outgoing {
     Ping,
 }
 
-/// The receiving side of an outbound queue, for [`run_writer`].
+/// The receiving side of an outbound queue, for [`run_writer`]. Dropping
+/// it closes the queue: senders fail from then on.
 pub(crate) struct OutboundReceiver {
-    rx: mpsc::UnboundedReceiver<Outgoing>,
     queue: Arc<Queue>,
+    /// Items taken from the queue and not yet handed out one by one
+    /// ([`OutboundReceiver::recv_record`]).
+    taken: VecDeque<Outgoing>,
 }
 
 impl OutboundReceiver {
+    /// Waits until something is queued and moves all of it to `batch`
+    /// (which is empty). False once nothing more can come: the queue is
+    /// closed, or every sender is gone, and nothing is left in it.
+    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> bool {
+        debug_assert!(batch.is_empty());
+        std::future::poll_fn(|cx| {
+            self.queue.writer.register(cx.waker());
+            let mut waiting = self.queue.waiting();
+            if !waiting.items.is_empty() {
+                std::mem::swap(&mut waiting.items, batch);
+                return Poll::Ready(true);
+            }
+            if waiting.closed || self.queue.senders.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(false);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Closes the queue: senders fail from now on, and what is queued can
+    /// still be taken.
+    pub(crate) fn close(&self) {
+        self.queue.waiting().closed = true;
+    }
+
     /// The next queued record, its bytes given back to the budget at once
     /// (for a queue drained elsewhere than into a transport); `None` once
     /// every sender is gone. Pings are skipped.
     pub(crate) async fn recv_record(&mut self) -> Option<Bytes> {
         loop {
-            match self.rx.recv().await? {
-                Outgoing::Record(bytes) => {
-                    self.queue.release(bytes.len());
-                    return Some(bytes);
-                }
-                Outgoing::Ping => {}
+            if let Some(record) = self.take_record() {
+                return Some(record);
+            }
+            let mut taken = std::mem::take(&mut self.taken);
+            let more = self.next_batch(&mut taken).await;
+            self.taken = taken;
+            if !more {
+                return None;
             }
         }
     }
 
     /// A record already queued, without waiting.
     pub(crate) fn try_recv_record(&mut self) -> Option<Bytes> {
-        loop {
-            match self.rx.try_recv().ok()? {
-                Outgoing::Record(bytes) => {
-                    self.queue.release(bytes.len());
-                    return Some(bytes);
-                }
-                Outgoing::Ping => {}
+        if self.taken.is_empty() {
+            std::mem::swap(&mut self.queue.waiting().items, &mut self.taken);
+        }
+        self.take_record()
+    }
+
+    /// The next record among those taken, its room given back.
+    fn take_record(&mut self) -> Option<Bytes> {
+        while let Some(item) = self.taken.pop_front() {
+            if let Outgoing::Record(bytes) = item {
+                self.queue.release(bytes.len());
+                return Some(bytes);
             }
         }
+        None
+    }
+}
+
+impl Drop for OutboundReceiver {
+    fn drop(&mut self) {
+        let mut waiting = self.queue.waiting();
+        waiting.closed = true;
+        waiting.items.clear();
     }
 }
 
@@ -180,18 +282,19 @@ impl Outbound {
         max_len: Option<usize>,
         capacity: usize,
     ) -> (Self, OutboundReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX).max(1);
         let queue = Arc::new(Queue {
-            tx,
+            waiting: Mutex::default(),
+            writer: AtomicWaker::new(),
+            senders: AtomicUsize::new(1),
             room: Semaphore::new(capacity as usize),
             capacity,
             max_len,
             full_since: AtomicU64::new(0),
         });
         let receiver = OutboundReceiver {
-            rx,
             queue: queue.clone(),
+            taken: VecDeque::new(),
         };
         (Outbound { queue, codec }, receiver)
     }
@@ -211,10 +314,7 @@ impl Outbound {
     }
 
     fn enqueue(&self, bytes: Bytes) -> Result<(), SendError> {
-        self.queue
-            .tx
-            .send(Outgoing::Record(bytes))
-            .map_err(|_| SendError::Closed)
+        self.queue.push(Outgoing::Record(bytes))
     }
 
     /// Queues already encoded bytes if there is room, without waiting. A
@@ -327,7 +427,7 @@ impl Outbound {
 
     /// Asks the writer to ping the peer.
     pub(crate) fn ping(&self) {
-        let _ = self.queue.tx.send(Outgoing::Ping);
+        let _ = self.queue.push(Outgoing::Ping);
     }
 
     /// The connection's codec.
@@ -338,5 +438,96 @@ impl Outbound {
     /// Replaces the codec (once the peer's batch separator is known).
     pub(crate) fn set_codec(&mut self, codec: Codec) {
         self.codec = codec;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use bytes::Bytes;
+    use serverwamp_protocol::{Codec, Serialization};
+
+    use super::{Outbound, Outgoing, SendError};
+
+    fn channel(capacity: usize) -> (Outbound, super::OutboundReceiver) {
+        Outbound::channel(Codec::new(Serialization::Json), None, capacity)
+    }
+
+    fn records(batch: &VecDeque<Outgoing>) -> Vec<Option<&[u8]>> {
+        batch
+            .iter()
+            .map(|item| match item {
+                Outgoing::Record(bytes) => Some(&bytes[..]),
+                Outgoing::Ping => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_writer_takes_everything_queued_in_order_at_once() {
+        let (outbound, receiver) = channel(1024);
+        outbound.try_send_encoded(Bytes::from_static(b"a")).unwrap();
+        outbound.ping();
+        outbound
+            .clone()
+            .try_send_encoded(Bytes::from_static(b"bc"))
+            .unwrap();
+        let mut batch = VecDeque::new();
+        assert!(receiver.next_batch(&mut batch).await);
+        assert_eq!(records(&batch), [Some(&b"a"[..]), None, Some(&b"bc"[..])]);
+        assert_eq!(outbound.queued_bytes(), 3, "room comes back once written");
+    }
+
+    #[tokio::test]
+    async fn the_queue_ends_when_every_sender_is_gone_and_it_is_empty() {
+        let (outbound, receiver) = channel(1024);
+        let other = outbound.clone();
+        drop(outbound);
+        other.try_send_encoded(Bytes::from_static(b"last")).unwrap();
+        let waiting = tokio::spawn(async move {
+            let mut batches = Vec::new();
+            loop {
+                let mut batch = VecDeque::new();
+                if !receiver.next_batch(&mut batch).await {
+                    return batches;
+                }
+                batches.push(batch.len());
+            }
+        });
+        tokio::task::yield_now().await;
+        drop(other);
+        let batches = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the writer learns that no sender is left")
+            .unwrap();
+        assert_eq!(batches, [1]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_refuses_new_records_and_keeps_the_queued_ones() {
+        let (outbound, mut receiver) = channel(1024);
+        outbound
+            .try_send_encoded(Bytes::from_static(b"kept"))
+            .unwrap();
+        receiver.close();
+        assert_eq!(outbound.queued_bytes(), 4);
+        assert_eq!(
+            receiver.try_recv_record(),
+            Some(Bytes::from_static(b"kept"))
+        );
+        assert_eq!(outbound.queued_bytes(), 0);
+        assert_eq!(
+            outbound.try_send_encoded(Bytes::from_static(b"late")),
+            Err(SendError::Closed)
+        );
+        assert_eq!(receiver.try_recv_record(), None);
+        drop(receiver);
+        let (outbound, receiver) = channel(1024);
+        drop(receiver);
+        assert_eq!(
+            outbound.try_send_encoded(Bytes::from_static(b"x")),
+            Err(SendError::Closed)
+        );
     }
 }

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{OutboundReceiver, Outgoing, Queue};
 use crate::link::{FrameWriter, TransportError};
@@ -15,9 +17,13 @@ const MAX_BATCH_FRAME: usize = 64 * 1024;
 /// ended; a client that reads nothing does not hold its connection open.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Drains the queue into the transport: feeds everything queued, then
-/// flushes once; for batched codecs, joins queued records into one frame.
-/// When `stop` fires, writes what is already queued (for at most
+/// How many queue slots the writer keeps between batches; a burst's larger
+/// buffer is let go, so an idle session holds no more than this.
+const SPARE_SLOTS: usize = 64;
+
+/// Drains the queue into the transport: takes everything queued, feeds it,
+/// then flushes once; for batched codecs, joins queued records into
+/// frames. When `stop` fires, writes what is already queued (for at most
 /// [`DRAIN_TIMEOUT`]), then closes the transport. (Senders may outlive the
 /// connection in handles that users keep, so the queue closing cannot be the
 /// signal.)
@@ -27,27 +33,28 @@ pub(crate) async fn run_writer<W: FrameWriter>(
     batched: bool,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let OutboundReceiver { mut rx, queue } = receiver;
+    let mut batch = VecDeque::new();
     let mut draining = None;
     loop {
-        let first = tokio::select! {
+        let more = tokio::select! {
             biased;
-            first = rx.recv() => match first {
-                Some(first) => first,
-                None => break,
-            },
+            more = receiver.next_batch(&mut batch) => more,
             _ = &mut stop, if draining.is_none() => {
-                rx.close();
+                receiver.close();
                 draining = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
                 continue;
             }
         };
+        if !more {
+            break;
+        }
+        let queue = &receiver.queue;
         let written = match draining {
-            None => write_item(first, &mut rx, &mut writer, &queue, batched).await,
+            None => write_batch(&mut batch, &mut writer, queue, batched).await,
             // Boxed: every idle connection keeps this future, and the timer
             // of the rare drain would make it larger.
             Some(deadline) => {
-                let write = write_item(first, &mut rx, &mut writer, &queue, batched);
+                let write = write_batch(&mut batch, &mut writer, queue, batched);
                 match Box::pin(tokio::time::timeout_at(deadline, write)).await {
                     Ok(written) => written,
                     Err(_) => {
@@ -60,85 +67,124 @@ pub(crate) async fn run_writer<W: FrameWriter>(
         if written.is_err() {
             break;
         }
+        if batch.capacity() > SPARE_SLOTS {
+            batch = VecDeque::new();
+        }
     }
     // Senders still waiting for room learn that the session is gone.
-    queue.room.close();
+    receiver.queue.room.close();
+    drop(receiver);
     if draining.is_none_or(|deadline| tokio::time::Instant::now() < deadline) {
         let _ = Box::pin(tokio::time::timeout(DRAIN_TIMEOUT, writer.close())).await;
     }
 }
 
-/// Sends one item taken from the queue (and, for a record, those queued
-/// behind it).
-async fn write_item<W: FrameWriter>(
-    item: Outgoing,
-    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
+/// Writes a batch taken from the queue, in order, then flushes. A ping is
+/// sent once what comes before it is flushed. The records' room goes back
+/// to the budget once they are all in the transport (each give-back takes
+/// the budget's lock); a failed write closes the budget anyway.
+async fn write_batch<W: FrameWriter>(
+    batch: &mut VecDeque<Outgoing>,
     writer: &mut W,
     queue: &Queue,
     batched: bool,
 ) -> Result<(), TransportError> {
-    match item {
-        Outgoing::Ping => writer.ping().await,
-        Outgoing::Record(record) => write_queued(record, rx, writer, queue, batched).await,
+    let mut charged = 0;
+    let mut frame = BatchFrame::default();
+    while let Some(item) = batch.pop_front() {
+        match item {
+            Outgoing::Record(record) => {
+                charged += queue.charge(record.len()) as usize;
+                if !batched {
+                    writer.feed(record).await?;
+                } else if let Some(full) = frame.add(record) {
+                    writer.feed(full).await?;
+                }
+            }
+            Outgoing::Ping => {
+                if let Some(rest) = frame.take() {
+                    writer.feed(rest).await?;
+                }
+                writer.flush().await?;
+                writer.ping().await?;
+            }
+        }
+    }
+    if let Some(rest) = frame.take() {
+        writer.feed(rest).await?;
+    }
+    queue.give_back(charged);
+    writer.flush().await
+}
+
+/// Records joined into one frame of a batched codec, up to
+/// [`MAX_BATCH_FRAME`] bytes.
+#[derive(Default)]
+struct BatchFrame {
+    /// The first record, as it is, while it is alone.
+    first: Option<Bytes>,
+    /// The records joined, once there is more than one.
+    joined: Vec<u8>,
+}
+
+impl BatchFrame {
+    /// Adds a record; returns the frame once it is full.
+    fn add(&mut self, record: Bytes) -> Option<Bytes> {
+        match self.first.take() {
+            None if self.joined.is_empty() => self.first = Some(record),
+            first => {
+                if let Some(first) = first {
+                    self.joined.extend_from_slice(&first);
+                }
+                self.joined.extend_from_slice(&record);
+            }
+        }
+        let len = self
+            .first
+            .as_ref()
+            .map_or(self.joined.len(), bytes::Bytes::len);
+        if len >= MAX_BATCH_FRAME {
+            self.take()
+        } else {
+            None
+        }
+    }
+
+    /// The frame so far, if it holds anything.
+    fn take(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        if self.joined.is_empty() {
+            return None;
+        }
+        Some(Bytes::from(std::mem::take(&mut self.joined)))
     }
 }
 
-/// Writes `first` and the records queued behind it, then flushes. A ping in
-/// the queue ends the run (it is sent, then the loop goes on).
-async fn write_queued<W: FrameWriter>(
-    first: Bytes,
-    rx: &mut mpsc::UnboundedReceiver<Outgoing>,
-    writer: &mut W,
-    queue: &Queue,
-    batched: bool,
-) -> Result<(), TransportError> {
-    let mut ping = false;
-    if batched {
-        // Records joined into the frame give their room back once it is in.
-        let mut charged = queue.charge(first.len()) as usize;
-        let mut frame: Option<Vec<u8>> = None;
-        while frame.as_ref().is_none_or(|f| f.len() < MAX_BATCH_FRAME) {
-            match rx.try_recv() {
-                Ok(Outgoing::Record(next)) => {
-                    let frame = frame.get_or_insert_with(|| first.to_vec());
-                    frame.extend_from_slice(&next);
-                    charged += queue.charge(next.len()) as usize;
-                }
-                Ok(Outgoing::Ping) => {
-                    ping = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        match frame {
-            Some(frame) => writer.feed(Bytes::from(frame)).await?,
-            None => writer.feed(first).await?,
-        }
-        queue.give_back(charged);
-    } else {
-        // Room is given back once per run of records (each give-back takes
-        // the budget's lock). A failed write closes the budget anyway.
-        let mut charged = queue.charge(first.len()) as usize;
-        writer.feed(first).await?;
-        loop {
-            match rx.try_recv() {
-                Ok(Outgoing::Record(next)) => {
-                    charged += queue.charge(next.len()) as usize;
-                    writer.feed(next).await?;
-                }
-                Ok(Outgoing::Ping) => {
-                    ping = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        queue.give_back(charged);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_record_is_its_own_frame() {
+        let mut frame = BatchFrame::default();
+        assert_eq!(frame.add(Bytes::from_static(b"[1]")), None);
+        assert_eq!(frame.take(), Some(Bytes::from_static(b"[1]")));
+        assert_eq!(frame.take(), None);
     }
-    writer.flush().await?;
-    if ping {
-        writer.ping().await?;
+
+    #[test]
+    fn records_are_joined_until_the_frame_is_full() {
+        let mut frame = BatchFrame::default();
+        let record = Bytes::from(vec![b'x'; MAX_BATCH_FRAME - 3]);
+        assert_eq!(frame.add(record.clone()), None);
+        assert_eq!(frame.add(Bytes::from_static(b"ab")), None);
+        let full = frame.add(Bytes::from_static(b"cd")).expect("full");
+        assert_eq!(full.len(), MAX_BATCH_FRAME + 1);
+        assert!(full.ends_with(b"xabcd"));
+        assert_eq!(frame.take(), None);
+        let big = Bytes::from(vec![b'y'; MAX_BATCH_FRAME]);
+        assert_eq!(frame.add(big.clone()), Some(big));
     }
-    Ok(())
 }
