@@ -195,7 +195,8 @@ pub(crate) enum Outgoing {
 }
 
 /// The receiving side of an outbound queue, for [`run_writer`]. Dropping
-/// it closes the queue: senders fail from then on.
+/// it closes the queue and its budget: senders fail from then on, and
+/// none waits for room.
 pub(crate) struct OutboundReceiver {
     queue: Arc<Queue>,
     /// Items taken from the queue and not yet handed out one by one
@@ -269,6 +270,9 @@ impl OutboundReceiver {
 
 impl Drop for OutboundReceiver {
     fn drop(&mut self) {
+        // Nobody drains the queue any more: a sender must not wait for
+        // room that never comes back.
+        self.queue.room.close();
         let mut waiting = self.queue.waiting();
         waiting.closed = true;
         waiting.items.clear();
@@ -529,5 +533,21 @@ mod tests {
             outbound.try_send_encoded(Bytes::from_static(b"x")),
             Err(SendError::Closed)
         );
+    }
+
+    #[tokio::test]
+    async fn senders_never_wait_for_room_in_a_queue_nobody_drains() {
+        let (outbound, receiver) = channel(1024);
+        drop(receiver);
+        let record = Bytes::from(vec![b'x'; 600]);
+        for _ in 0..4 {
+            let sent = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                outbound.send_encoded(record.clone()),
+            )
+            .await
+            .expect("a send to a dropped queue does not wait");
+            assert!(!sent);
+        }
     }
 }
