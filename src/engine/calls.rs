@@ -112,7 +112,8 @@ impl Calls {
             span,
         } = call;
         // A recorded span (rare: the call spans are at debug) is entered on
-        // every poll, the first one too.
+        // every poll, the first one too: [`Calls::start`] makes that one.
+        let mut polled = false;
         if span.is_disabled() {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             match handler.as_mut().poll(&mut cx) {
@@ -122,8 +123,10 @@ impl Calls {
                     }
                     return;
                 }
+                // A stream may have its items ready: `start` polls it.
                 Poll::Ready(outcome) => handler = Box::pin(std::future::ready(outcome)),
-                Poll::Pending => {}
+                // Just polled: the task goes on from here.
+                Poll::Pending => polled = true,
             }
         }
         let state = state.unwrap_or_default();
@@ -140,7 +143,11 @@ impl Calls {
         } else {
             Box::pin(work.instrument(span))
         };
-        self.start(request, state, None, task);
+        if polled {
+            self.spawn(request, state, None, task);
+        } else {
+            self.start(request, state, None, task);
+        }
     }
 
     /// Queues a call's final answer; when the queue is full, the answer
@@ -327,28 +334,15 @@ async fn settle(
             }
         }
     };
-    // The handler first: most answer at their first poll, and then the
-    // stop signal is never even made. A CANCEL that meets a handler
-    // answering at the same time loses to it: the caller gets the answer,
-    // as if the CANCEL came later. (A CANCEL before the signal is made
-    // leaves a permit, which the signal's first poll takes.)
-    let mut work = std::pin::pin!(work);
-    let mut stop = std::pin::pin!(None);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(outcome) = work.as_mut().poll(cx) {
-            return Poll::Ready(outcome);
-        }
-        if stop.is_none() {
-            stop.set(Some(state.stop.notified()));
-        }
-        match stop.as_mut().as_pin_mut() {
-            Some(stopped) => stopped
-                .poll(cx)
-                .map(|()| Err(WampError::new(error::CANCELED))),
-            None => Poll::Pending,
-        }
-    })
-    .await
+    // The handler first: a CANCEL that meets a handler answering at the
+    // same time loses to it, and the caller gets the answer, as if the
+    // CANCEL came later. (A CANCEL before this waits leaves a permit,
+    // which the signal's first poll takes.)
+    tokio::select! {
+        biased;
+        outcome = work => outcome,
+        () = state.stop.notified() => Err(WampError::new(error::CANCELED)),
+    }
 }
 
 /// Sends progress reports (to callers that asked) until the final item.

@@ -112,6 +112,25 @@ impl Queue {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Waits until something is queued and moves all of it to `batch`
+    /// (which is empty); see [`OutboundReceiver::next_batch`].
+    async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> bool {
+        debug_assert!(batch.is_empty());
+        std::future::poll_fn(|cx| {
+            self.writer.register(cx.waker());
+            let mut waiting = self.waiting();
+            if !waiting.items.is_empty() {
+                std::mem::swap(&mut waiting.items, batch);
+                return Poll::Ready(true);
+            }
+            if waiting.closed || self.senders.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(false);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Queues an item for the writer, waking it if the queue was empty.
     fn push(&self, item: Outgoing) -> Result<(), SendError> {
         let mut waiting = self.waiting();
@@ -209,20 +228,7 @@ impl OutboundReceiver {
     /// (which is empty). False once nothing more can come: the queue is
     /// closed, or every sender is gone, and nothing is left in it.
     pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> bool {
-        debug_assert!(batch.is_empty());
-        std::future::poll_fn(|cx| {
-            self.queue.writer.register(cx.waker());
-            let mut waiting = self.queue.waiting();
-            if !waiting.items.is_empty() {
-                std::mem::swap(&mut waiting.items, batch);
-                return Poll::Ready(true);
-            }
-            if waiting.closed || self.queue.senders.load(Ordering::Acquire) == 0 {
-                return Poll::Ready(false);
-            }
-            Poll::Pending
-        })
-        .await
+        self.queue.next_batch(batch).await
     }
 
     /// Closes the queue: senders fail from now on, and what is queued can
@@ -239,10 +245,7 @@ impl OutboundReceiver {
             if let Some(record) = self.take_record() {
                 return Some(record);
             }
-            let mut taken = std::mem::take(&mut self.taken);
-            let more = self.next_batch(&mut taken).await;
-            self.taken = taken;
-            if !more {
+            if !self.queue.next_batch(&mut self.taken).await {
                 return None;
             }
         }
@@ -321,16 +324,19 @@ impl Outbound {
         self.queue.push(Outgoing::Record(bytes))
     }
 
+    /// Takes room for a record of `len` bytes if the budget has it now.
+    fn try_take_room(&self, len: usize) -> Result<(), TryAcquireError> {
+        let permit = self.queue.room.try_acquire_many(self.queue.charge(len))?;
+        permit.forget();
+        Ok(())
+    }
+
     /// Queues already encoded bytes if there is room, without waiting. A
     /// full queue is remembered as full from now (see
     /// [`Outbound::full_since`]).
     pub(crate) fn try_send_encoded(&self, bytes: Bytes) -> Result<(), SendError> {
-        match self
-            .queue
-            .room
-            .try_acquire_many(self.queue.charge(bytes.len()))
-        {
-            Ok(permit) => permit.forget(),
+        match self.try_take_room(bytes.len()) {
+            Ok(()) => {}
             Err(TryAcquireError::NoPermits) => {
                 self.queue.mark_full();
                 return Err(SendError::Full);
@@ -344,12 +350,8 @@ impl Outbound {
     /// otherwise, for a sender that will wait for room (so the queue is
     /// not marked full). Bytes for a session that is gone are dropped.
     pub(crate) fn try_queue(&self, bytes: Bytes) -> Result<(), Bytes> {
-        match self
-            .queue
-            .room
-            .try_acquire_many(self.queue.charge(bytes.len()))
-        {
-            Ok(permit) => permit.forget(),
+        match self.try_take_room(bytes.len()) {
+            Ok(()) => {}
             Err(TryAcquireError::NoPermits) => return Err(bytes),
             Err(TryAcquireError::Closed) => return Ok(()),
         }
@@ -379,15 +381,17 @@ impl Outbound {
     /// Queues already encoded bytes, waiting while the queue is full.
     /// Returns false if the session is gone.
     pub(crate) async fn send_encoded(&self, bytes: Bytes) -> bool {
-        let charge = self.queue.charge(bytes.len());
         // Most of the time there is room: take it without a future.
-        match self.queue.room.try_acquire_many(charge) {
-            Ok(permit) => permit.forget(),
+        match self.try_take_room(bytes.len()) {
+            Ok(()) => {}
             Err(TryAcquireError::Closed) => return false,
-            Err(TryAcquireError::NoPermits) => match self.queue.room.acquire_many(charge).await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return false,
-            },
+            Err(TryAcquireError::NoPermits) => {
+                let room = self.queue.room.acquire_many(self.queue.charge(bytes.len()));
+                match room.await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return false,
+                }
+            }
         }
         self.enqueue(bytes).is_ok()
     }

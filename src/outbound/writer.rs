@@ -1,8 +1,7 @@
 //! The writer: drains a session's outbound queue into its transport.
 
-use std::time::Duration;
-
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -72,7 +71,6 @@ pub(crate) async fn run_writer<W: FrameWriter>(
         }
     }
     // Senders still waiting for room learn that the session is gone.
-    receiver.queue.room.close();
     drop(receiver);
     if draining.is_none_or(|deadline| tokio::time::Instant::now() < deadline) {
         let _ = Box::pin(tokio::time::timeout(DRAIN_TIMEOUT, writer.close())).await;
@@ -130,24 +128,16 @@ struct BatchFrame {
 impl BatchFrame {
     /// Adds a record; returns the frame once it is full.
     fn add(&mut self, record: Bytes) -> Option<Bytes> {
-        match self.first.take() {
-            None if self.joined.is_empty() => self.first = Some(record),
-            first => {
-                if let Some(first) = first {
-                    self.joined.extend_from_slice(&first);
-                }
-                self.joined.extend_from_slice(&record);
-            }
-        }
-        let len = self
-            .first
-            .as_ref()
-            .map_or(self.joined.len(), bytes::Bytes::len);
-        if len >= MAX_BATCH_FRAME {
-            self.take()
+        if self.first.is_none() && self.joined.is_empty() {
+            self.first = Some(record);
         } else {
-            None
+            if let Some(first) = self.first.take() {
+                self.joined.extend_from_slice(&first);
+            }
+            self.joined.extend_from_slice(&record);
         }
+        let len = self.first.as_ref().map_or(self.joined.len(), Bytes::len);
+        (len >= MAX_BATCH_FRAME).then(|| self.take()).flatten()
     }
 
     /// The frame so far, if it holds anything.
