@@ -106,17 +106,8 @@ pub async fn tungstenite_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     let mut ws = WebSocketStream::from_raw_socket(tcp, Role::Server, Some(config)).await;
     let mut unflushed = false;
     loop {
-        let next = match ws.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if unflushed {
-                    if ws.flush().await.is_err() {
-                        return;
-                    }
-                    unflushed = false;
-                }
-                ws.next().await
-            }
+        let Ok(next) = next_or_flush::<_, Message>(&mut ws, &mut unflushed).await else {
+            return;
         };
         match next {
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
@@ -151,6 +142,23 @@ pub async fn tungstenite_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
     }
 }
 
+/// The next message; when none is waiting, first flushes what was fed
+/// (the write coalescing serverwamp's writer does). `Err` if that flush
+/// failed.
+async fn next_or_flush<W, T>(ws: &mut W, unflushed: &mut bool) -> Result<Option<W::Item>, ()>
+where
+    W: futures_util::Stream + futures_util::Sink<T> + Unpin,
+{
+    if let Some(next) = ws.next().now_or_never() {
+        return Ok(next);
+    }
+    if *unflushed {
+        ws.flush().await.map_err(|_| ())?;
+        *unflushed = false;
+    }
+    Ok(ws.next().await)
+}
+
 /// tokio-websockets: 16 MiB payload limit (it has one limit, for messages
 /// and frames alike), outgoing messages never split (frame_size 16 MiB, as
 /// tungstenite does not split), a 4 KiB flush threshold; the read buffer is
@@ -169,17 +177,9 @@ pub async fn tokio_websockets_echo<S: AsyncRead + AsyncWrite + Unpin>(tcp: S) {
         .serve(tcp);
     let mut unflushed = false;
     loop {
-        let next = match ws.next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if unflushed {
-                    if ws.flush().await.is_err() {
-                        return;
-                    }
-                    unflushed = false;
-                }
-                ws.next().await
-            }
+        let Ok(next) = next_or_flush::<_, tokio_websockets::Message>(&mut ws, &mut unflushed).await
+        else {
+            return;
         };
         match next {
             Some(Ok(message)) if message.is_text() || message.is_binary() => {
