@@ -605,9 +605,11 @@ impl Application {
     /// Pings every connection each `interval` (WebSocket pings; RawSocket
     /// PINGs only where its settings enable them, since autobahn-python's
     /// RawSocket client cannot take one), and closes one whose peer has
-    /// sent nothing, not even a pong, for `timeout`; its session ends at once (subscriptions,
-    /// running calls and close handlers included). By default every 30 s,
-    /// closing after 75 s of silence.
+    /// sent nothing, not even a pong, for `timeout`; its session ends at
+    /// once (subscriptions, running calls and close handlers included).
+    /// Silence is checked at each ping, so a silent peer goes between
+    /// `timeout` and `timeout + interval` after it last spoke. By default
+    /// every 30 s, closing after 75 s of silence.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) -> &mut Self {
         self.config_mut().keepalive = Some((interval, timeout));
         self

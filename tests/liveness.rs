@@ -47,6 +47,30 @@ async fn a_peer_that_answers_pings_stays() {
     }
 }
 
+/// Any frame counts as being heard from, not only a pong: a peer that
+/// keeps sending but never reads (so never answers a ping) stays.
+#[tokio::test]
+async fn a_peer_that_sends_without_reading_stays() {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let app = app(&closed);
+    for sp in SUBPROTOCOLS {
+        let mut c = Client::connect(&app, sp).await;
+        c.join("realm1").await;
+        for request in 1..=12u64 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c.send(json!([48, request, {}, "ping"])).await;
+        }
+        assert_eq!(app.session_count(), 1, "[{sp}] still open after 600 ms");
+        // The answers all came, in order, behind the unanswered pings.
+        for request in 1..=12u64 {
+            c.expect(json!([50, request, {}, ["pong"]])).await;
+        }
+        c.send(json!([6, {}, "wamp.close.normal"])).await;
+        c.expect(json!([6, {}, "wamp.close.goodbye_and_out"])).await;
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), SUBPROTOCOLS.len());
+}
+
 #[tokio::test]
 async fn a_silent_peer_is_closed_and_its_session_cleaned_up() {
     let closed = Arc::new(AtomicUsize::new(0));

@@ -189,7 +189,12 @@ impl Connection {
         let mut keepalive = self.config.keepalive.map(|(interval, timeout)| {
             let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            (ticks, timeout)
+            Keepalive {
+                ticks,
+                timeout,
+                heard: 0,
+                heard_by: Instant::now(),
+            }
         });
         loop {
             let deadline = match &self.phase {
@@ -221,7 +226,7 @@ impl Connection {
                     let handling = Box::pin(self.on_deadline());
                     handling.await
                 }
-                timeout = next_keepalive(&mut keepalive) => self.on_keepalive(reader, timeout),
+                () = next_keepalive(&mut keepalive) => self.on_keepalive(reader, &mut keepalive),
             };
             if flow == Flow::Stop {
                 return;
@@ -643,15 +648,28 @@ impl Connection {
         }
     }
 
-    /// A keepalive tick: close a peer silent for longer than `timeout`,
-    /// else ping it.
-    fn on_keepalive<R: FrameReader>(&mut self, reader: &R, timeout: Duration) -> Flow {
-        if let Some(heard) = reader.last_heard()
-            && heard.elapsed() > timeout
-        {
-            tracing::info!(silent_for = ?heard.elapsed(), "closing a connection whose peer stopped answering");
-            Counters::count(&self.engine.stats.keepalive_timeouts);
-            return Flow::Stop;
+    /// A keepalive tick: close a peer silent for longer than the timeout,
+    /// else ping it. Silence is seen tick by tick (the reader counts
+    /// frames, it does not time them), so a silent peer is closed between
+    /// `timeout` and `timeout` plus one interval after it last spoke.
+    fn on_keepalive<R: FrameReader>(
+        &mut self,
+        reader: &R,
+        keepalive: &mut Option<Keepalive>,
+    ) -> Flow {
+        if let (Some(keepalive), Some(heard)) = (keepalive.as_mut(), reader.frames_heard()) {
+            if heard != keepalive.heard {
+                keepalive.heard = heard;
+                keepalive.heard_by = Instant::now();
+            } else if keepalive.heard_by.elapsed() > keepalive.timeout {
+                let silent_for = keepalive.heard_by.elapsed();
+                tracing::info!(
+                    ?silent_for,
+                    "closing a connection whose peer stopped answering"
+                );
+                Counters::count(&self.engine.stats.keepalive_timeouts);
+                return Flow::Stop;
+            }
         }
         self.outbound.ping();
         Flow::Continue
@@ -884,13 +902,23 @@ async fn next_event(phase: &mut Phase) -> PhaseEvent {
     }
 }
 
-/// The next keepalive tick, with the silence timeout; pending when
-/// keepalive is off.
-async fn next_keepalive(keepalive: &mut Option<(tokio::time::Interval, Duration)>) -> Duration {
+/// A connection's keepalive: its ticks, and when the peer was last heard.
+struct Keepalive {
+    ticks: tokio::time::Interval,
+    /// How long the peer may stay silent.
+    timeout: Duration,
+    /// The reader's frame count as the last tick saw it.
+    heard: u64,
+    /// The tick that last saw the count move (or the connection's start):
+    /// the peer was heard no later than this.
+    heard_by: Instant,
+}
+
+/// The next keepalive tick; pending when keepalive is off.
+async fn next_keepalive(keepalive: &mut Option<Keepalive>) {
     match keepalive {
-        Some((ticks, timeout)) => {
-            ticks.tick().await;
-            *timeout
+        Some(keepalive) => {
+            keepalive.ticks.tick().await;
         }
         None => std::future::pending().await,
     }

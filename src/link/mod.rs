@@ -96,9 +96,12 @@ pub(crate) trait FrameReader: Send + 'static {
     /// Transport-level control frames (pings, pongs) are handled inside.
     fn next_frame(&mut self) -> impl Future<Output = Option<Result<Bytes, TransportError>>> + Send;
 
-    /// When anything (data, a pong) last arrived, for liveness checks;
-    /// `None` if this transport cannot tell.
-    fn last_heard(&self) -> Option<std::time::Instant> {
+    /// How many frames of any kind (data, pings, pongs) have arrived so
+    /// far, for liveness checks: a count that has not moved since the last
+    /// check means the peer said nothing in between. `None` if this
+    /// transport cannot tell. (A count, not a time: reading the clock for
+    /// every frame would cost more than the check it serves.)
+    fn frames_heard(&self) -> Option<u64> {
         None
     }
 }

@@ -18,7 +18,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
@@ -73,7 +72,7 @@ where
         owed_pong: None,
         pong_unflushed: false,
         buffer_grown: false,
-        last_heard: Instant::now(),
+        heard: 0,
         keepalive,
         done: false,
     };
@@ -108,9 +107,9 @@ pub(super) struct RawSocketReader<R, W> {
     pong_unflushed: bool,
     /// The read buffer grew for a frame larger than its usual size.
     buffer_grown: bool,
-    /// When the peer last sent a frame (a PING or PONG included).
-    last_heard: Instant,
-    /// Whether liveness is tracked (`last_heard` is reported).
+    /// How many frames the peer has sent (PINGs and PONGs included).
+    heard: u64,
+    /// Whether liveness is tracked (`heard` is reported).
     keepalive: bool,
     /// Set once the connection ended or failed: nothing more is read.
     done: bool,
@@ -208,7 +207,7 @@ where
                     }));
                 }
             };
-            self.last_heard = Instant::now();
+            self.heard = self.heard.wrapping_add(1);
             self.release_read_buffer(frame.payload.len());
             match frame.kind {
                 FrameType::Message => return Some(Ok(frame.payload)),
@@ -220,9 +219,9 @@ where
         None
     }
 
-    fn last_heard(&self) -> Option<Instant> {
+    fn frames_heard(&self) -> Option<u64> {
         // Without pings of our own, a quiet client is not a dead one.
-        self.keepalive.then_some(self.last_heard)
+        self.keepalive.then_some(self.heard)
     }
 }
 
@@ -387,12 +386,12 @@ mod tests {
     #[tokio::test]
     async fn pings_and_liveness_only_with_keepalive() {
         let (reader, mut writer, mut client) = pair(1024, 1024, true);
-        assert!(reader.last_heard().is_some());
+        assert!(reader.frames_heard().is_some());
         writer.ping().await.unwrap();
         assert_eq!(read_exactly(&mut client, 4).await, b"\x01\x00\x00\x00");
 
         let (reader, mut writer, mut client) = pair(1024, 1024, false);
-        assert!(reader.last_heard().is_none());
+        assert!(reader.frames_heard().is_none());
         writer.ping().await.unwrap();
         writer.close().await;
         let mut rest = Vec::new();
