@@ -20,7 +20,6 @@ use futures_util::FutureExt;
 use serverwamp_protocol::message::{Call, Cancel, Message, MessageType, Payload};
 use serverwamp_protocol::well_known::{close, error};
 use serverwamp_protocol::{Codec, Dict, Id, ProtocolViolation, Value};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -72,12 +71,11 @@ pub(super) fn run<R: FrameReader, W: FrameWriter>(
         writer.max_message_len(),
         engine.config.outbound_bytes,
     );
-    let (stop_writer, writer_stopped) = oneshot::channel();
     // The writer drains the session's one outbound queue. It runs in this
     // same task, beside the session, rather than in a task of its own: a
     // result queued here is written without waking another thread, which
     // measured as most of the per-call cost of a separate writer task.
-    let writer = run_writer(queue, writer, codec.is_batched(), writer_stopped);
+    let writer = run_writer(queue, writer, codec.is_batched());
     let mut conn = Connection {
         config: engine.config.clone(),
         engine,
@@ -103,7 +101,7 @@ pub(super) fn run<R: FrameReader, W: FrameWriter>(
     let session = async move {
         conn.serve(&mut reader).await;
         Box::pin(conn.end_session()).await;
-        let _ = stop_writer.send(());
+        conn.outbound.close();
     }
     .instrument(span);
     futures_util::future::join(session, writer).map(|((), ())| ())

@@ -114,21 +114,29 @@ impl Queue {
 
     /// Waits until something is queued and moves all of it to `batch`
     /// (which is empty); see [`OutboundReceiver::next_batch`].
-    async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> bool {
+    async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> Taken {
         debug_assert!(batch.is_empty());
         std::future::poll_fn(|cx| {
             self.writer.register(cx.waker());
             let mut waiting = self.waiting();
             if !waiting.items.is_empty() {
                 std::mem::swap(&mut waiting.items, batch);
-                return Poll::Ready(true);
+                let closed = waiting.closed;
+                return Poll::Ready(Taken::Batch { closed });
             }
             if waiting.closed || self.senders.load(Ordering::Acquire) == 0 {
-                return Poll::Ready(false);
+                return Poll::Ready(Taken::End);
             }
             Poll::Pending
         })
         .await
+    }
+
+    /// Closes the queue: senders fail from now on, what is queued can still
+    /// be taken, and a writer waiting for more learns it.
+    fn close(&self) {
+        self.waiting().closed = true;
+        self.writer.wake();
     }
 
     /// Queues an item for the writer, waking it if the queue was empty.
@@ -205,6 +213,17 @@ impl Drop for Outbound {
     }
 }
 
+/// What [`OutboundReceiver::next_batch`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// Items were moved to the batch. `closed`: the queue takes nothing
+    /// more (the session has ended), so these are the last.
+    Batch { closed: bool },
+    /// Nothing is left and nothing more can come: the queue is closed, or
+    /// every sender is gone.
+    End,
+}
+
 /// What the writer sends.
 pub(crate) enum Outgoing {
     /// One encoded message (framed for a batch when the codec is batched).
@@ -225,16 +244,10 @@ pub(crate) struct OutboundReceiver {
 
 impl OutboundReceiver {
     /// Waits until something is queued and moves all of it to `batch`
-    /// (which is empty). False once nothing more can come: the queue is
-    /// closed, or every sender is gone, and nothing is left in it.
-    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> bool {
+    /// (which is empty); [`Taken::End`] once nothing more can come and
+    /// nothing is left.
+    pub(crate) async fn next_batch(&self, batch: &mut VecDeque<Outgoing>) -> Taken {
         self.queue.next_batch(batch).await
-    }
-
-    /// Closes the queue: senders fail from now on, and what is queued can
-    /// still be taken.
-    pub(crate) fn close(&self) {
-        self.queue.waiting().closed = true;
     }
 
     /// The next queued record, its bytes given back to the budget at once
@@ -245,7 +258,7 @@ impl OutboundReceiver {
             if let Some(record) = self.take_record() {
                 return Some(record);
             }
-            if !self.queue.next_batch(&mut self.taken).await {
+            if self.queue.next_batch(&mut self.taken).await == Taken::End {
                 return None;
             }
         }
@@ -426,6 +439,13 @@ impl Outbound {
         }
     }
 
+    /// Ends the queue when its session ends: senders (this one and every
+    /// clone) fail from now on, and the writer writes what is queued, then
+    /// closes the transport.
+    pub(crate) fn close(&self) {
+        self.queue.close();
+    }
+
     /// Bytes waiting in the queue now: the budget less its free room (a
     /// record the writer is writing counts until it is in the transport).
     /// One atomic load.
@@ -456,7 +476,7 @@ mod tests {
     use bytes::Bytes;
     use serverwamp_protocol::{Codec, Serialization};
 
-    use super::{Outbound, Outgoing, SendError};
+    use super::{Outbound, Outgoing, SendError, Taken};
 
     fn channel(capacity: usize) -> (Outbound, super::OutboundReceiver) {
         Outbound::channel(Codec::new(Serialization::Json), None, capacity)
@@ -482,7 +502,10 @@ mod tests {
             .try_send_encoded(Bytes::from_static(b"bc"))
             .unwrap();
         let mut batch = VecDeque::new();
-        assert!(receiver.next_batch(&mut batch).await);
+        assert_eq!(
+            receiver.next_batch(&mut batch).await,
+            Taken::Batch { closed: false }
+        );
         assert_eq!(records(&batch), [Some(&b"a"[..]), None, Some(&b"bc"[..])]);
         assert_eq!(outbound.queued_bytes(), 3, "room comes back once written");
     }
@@ -497,7 +520,7 @@ mod tests {
             let mut batches = Vec::new();
             loop {
                 let mut batch = VecDeque::new();
-                if !receiver.next_batch(&mut batch).await {
+                if receiver.next_batch(&mut batch).await == Taken::End {
                     return batches;
                 }
                 batches.push(batch.len());
@@ -513,12 +536,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn closing_ends_a_waiting_writer_though_senders_remain() {
+        let (outbound, receiver) = channel(1024);
+        let kept = outbound.clone();
+        outbound.try_send_encoded(Bytes::from_static(b"a")).unwrap();
+        outbound.close();
+        let mut batch = VecDeque::new();
+        assert_eq!(
+            receiver.next_batch(&mut batch).await,
+            Taken::Batch { closed: true },
+            "what was queued is still written, marked as the last"
+        );
+        assert_eq!(records(&batch), [Some(&b"a"[..])]);
+
+        let (outbound, receiver) = channel(1024);
+        let waiting = tokio::spawn(async move {
+            let mut batch = VecDeque::new();
+            receiver.next_batch(&mut batch).await
+        });
+        tokio::task::yield_now().await;
+        outbound.close();
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting writer is woken by the close")
+            .unwrap();
+        assert_eq!(taken, Taken::End);
+        drop((kept, outbound));
+    }
+
+    #[tokio::test]
     async fn a_closed_queue_refuses_new_records_and_keeps_the_queued_ones() {
         let (outbound, mut receiver) = channel(1024);
         outbound
             .try_send_encoded(Bytes::from_static(b"kept"))
             .unwrap();
-        receiver.close();
+        outbound.close();
         assert_eq!(outbound.queued_bytes(), 4);
         assert_eq!(
             receiver.try_recv_record(),

@@ -4,9 +4,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
-use super::{OutboundReceiver, Outgoing, Queue};
+use super::{OutboundReceiver, Outgoing, Queue, Taken};
 use crate::link::{FrameWriter, TransportError};
 
 /// Largest batched frame the writer builds from queued messages.
@@ -22,30 +21,23 @@ const SPARE_SLOTS: usize = 64;
 
 /// Drains the queue into the transport: takes everything queued, feeds it,
 /// then flushes once; for batched codecs, joins queued records into
-/// frames. When `stop` fires, writes what is already queued (for at most
-/// [`DRAIN_TIMEOUT`]), then closes the transport. (Senders may outlive the
-/// connection in handles that users keep, so the queue closing cannot be the
-/// signal.)
+/// frames. Once the queue is closed ([`Outbound::close`], when the session
+/// ends), writes what is already queued (for at most [`DRAIN_TIMEOUT`]),
+/// then closes the transport. (Senders may outlive the connection in
+/// handles that users keep, so the last sender going cannot be the
+/// signal; it ends the writer too.)
+///
+/// [`Outbound::close`]: super::Outbound::close
 pub(crate) async fn run_writer<W: FrameWriter>(
     receiver: OutboundReceiver,
     mut writer: W,
     batched: bool,
-    mut stop: oneshot::Receiver<()>,
 ) {
     let mut batch = VecDeque::new();
     let mut draining = None;
-    loop {
-        let more = tokio::select! {
-            biased;
-            more = receiver.next_batch(&mut batch) => more,
-            _ = &mut stop, if draining.is_none() => {
-                receiver.close();
-                draining = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
-                continue;
-            }
-        };
-        if !more {
-            break;
+    while let Taken::Batch { closed } = receiver.next_batch(&mut batch).await {
+        if closed && draining.is_none() {
+            draining = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
         }
         let queue = &receiver.queue;
         let written = match draining {
