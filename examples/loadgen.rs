@@ -15,7 +15,9 @@
 //!
 //! prints one line such as
 //! `connections=64 depth=8 … calls=123456 calls/s=41152 p50=1.200ms
-//! p99=4.800ms errors=0` (or a JSON object with `--json`).
+//! p99=4.800ms errors=0` (or a JSON object with `--json`). On stderr it
+//! marks `loadgen: window started` and `loadgen: window ended`, for tools
+//! that measure the server over the window alone.
 //!
 //! `--idle N --hold SECS` instead opens N sessions that stay idle, prints
 //! `idle sessions open: N` once they all are, holds them for SECS and
@@ -711,6 +713,14 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
         end: start + warmup + duration,
     };
     let _ = start_tx.send(Some(window));
+    // Marks on stderr for tools that measure the server over exactly the
+    // window (scripts/bench-callgrind --settle).
+    tokio::spawn(async move {
+        tokio::time::sleep_until(window.record_from).await;
+        eprintln!("loadgen: window started");
+        tokio::time::sleep_until(window.end).await;
+        eprintln!("loadgen: window ended");
+    });
 
     let mut latency = Histogram::new();
     let mut calls = 0;
