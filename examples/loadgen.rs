@@ -717,9 +717,9 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
     // window (scripts/bench-callgrind --settle).
     tokio::spawn(async move {
         tokio::time::sleep_until(window.record_from).await;
-        eprintln!("loadgen: window started");
+        mark("window started");
         tokio::time::sleep_until(window.end).await;
-        eprintln!("loadgen: window ended");
+        mark("window ended");
     });
 
     let mut latency = Histogram::new();
@@ -755,6 +755,12 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
 /// Reports a problem on stderr.
 #[allow(clippy::print_stderr)] // reason: diagnostics of a command-line tool
 fn warn(message: &str) {
+    eprintln!("loadgen: {message}");
+}
+
+/// Marks progress on stderr (the measured window's start and end).
+#[allow(clippy::print_stderr)] // reason: progress of a command-line tool
+fn mark(message: &str) {
     eprintln!("loadgen: {message}");
 }
 
