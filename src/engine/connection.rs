@@ -87,6 +87,7 @@ pub(super) fn run<R: FrameReader, W: FrameWriter>(
         hello_deadline: None,
         frames: 0,
         idle: None,
+        call_counter: crate::observe::CallCounter::default(),
     };
     conn.await_hello();
     // One span per connection: its sessions record their realm, ID and
@@ -164,6 +165,8 @@ struct Connection {
     /// The idle deadline of the open session, and the frame count when it
     /// was set.
     idle: Option<(Instant, u64)>,
+    /// Counts this connection's CALLs for the metrics recorder.
+    call_counter: crate::observe::CallCounter,
 }
 
 impl Connection {
@@ -451,7 +454,7 @@ impl Connection {
                 });
             }
         };
-        crate::observe::call();
+        self.call_counter.call();
         let request_info = Request {
             id: request,
             procedure,
@@ -475,7 +478,7 @@ impl Connection {
     /// client callee's, another node's, or a chunk of a progressive call.
     async fn on_call(&mut self, call: Call) -> Flow {
         let request = call.request;
-        crate::observe::call();
+        self.call_counter.call();
         if self.calls.is_running(request) {
             return Box::pin(self.on_call_chunk(call)).await;
         }
