@@ -16,11 +16,15 @@ pub(crate) fn session_closed() {
     metrics::gauge!("serverwamp_sessions").decrement(1.0);
 }
 
+/// The counter of CALLs received.
+#[cfg(feature = "metrics")]
+const CALLS_TOTAL: &str = "serverwamp_calls_total";
+
 /// A CALL was received (or a call arrived from another node).
 #[inline]
 pub(crate) fn call() {
     #[cfg(feature = "metrics")]
-    metrics::counter!("serverwamp_calls_total").increment(1);
+    metrics::counter!(CALLS_TOTAL).increment(1);
 }
 
 /// The calls counter of one connection, looked up in the recorder at the
@@ -40,7 +44,7 @@ impl CallCounter {
     pub(crate) fn call(&mut self) {
         #[cfg(feature = "metrics")]
         self.counter
-            .get_or_insert_with(|| metrics::counter!("serverwamp_calls_total"))
+            .get_or_insert_with(|| metrics::counter!(CALLS_TOTAL))
             .increment(1);
     }
 }

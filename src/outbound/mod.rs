@@ -98,7 +98,9 @@ struct Queue {
 #[derive(Default)]
 struct Waiting {
     items: VecDeque<Outgoing>,
-    /// Set when the writer takes nothing more: senders fail from then on.
+    /// Set when the session ends ([`Outbound::close`]) or the receiver is
+    /// dropped: senders fail from then on, and the writer ends once it has
+    /// taken what is left.
     closed: bool,
 }
 
