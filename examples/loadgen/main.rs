@@ -41,6 +41,18 @@
 //! straight from the frame for JSON and MsgPack (anything unusual falls
 //! back to a full decode), so the client's cost per event stays small.
 //!
+//! `--versus URL2` compares two servers under the same load: each gets
+//! `--connections` sessions, and the two take turns of `--slice` seconds
+//! (A B B A, repeated), the other side's sessions waiting idle meanwhile.
+//! A turn ends by letting its calls in flight come back, uncounted, before
+//! the next begins. Each server is measured for `--warmup` + `--duration`
+//! seconds of turns. It prints one line per server, then
+//! `first=… second=… turns=N slice=0.1s ratio=R`: the second server's
+//! calls/s ÷ the first's, the median over pairs of adjacent turns. On a
+//! shared machine whose speed swings by tens of percent from one tenth of
+//! a second to the next, that ratio holds within a few percent from run
+//! to run where back-to-back runs of several seconds each do not.
+//!
 //! Only loopback targets are accepted, and every run is bounded in
 //! connections, depth and time.
 
@@ -66,6 +78,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri, header::SEC_WEBSOCK
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Bytes, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+mod versus;
 
 /// Most connections one run may open.
 const MAX_CONNECTIONS: usize = 10_000;
@@ -156,6 +170,16 @@ struct Options {
     /// median is reported (with `--subscribers`).
     #[arg(long, default_value_t = 3)]
     bursts: usize,
+    /// Calls to this second server too, taking turns with `--url` in
+    /// slices of `--slice` seconds; one result line per server.
+    #[arg(long, conflicts_with_all = ["idle", "subscribers", "connect_rate"])]
+    versus: Option<String>,
+    /// Seconds of one turn (with `--versus`).
+    #[arg(long, default_value_t = 0.1)]
+    slice: f64,
+    /// Print each measured turn's calls/s on stderr (with `--versus`).
+    #[arg(long)]
+    show_turns: bool,
 }
 
 /// The `--serializer` choices.
@@ -463,6 +487,40 @@ impl Caller {
         ws.feed(frame).await.map_err(|e| format!("send CALL: {e}"))
     }
 
+    /// Handles one received WebSocket frame (what `next()` gave); returns
+    /// how many calls it finished. `inbox` is scratch space, empty between
+    /// frames.
+    fn on_frame(
+        &mut self,
+        frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
+        rules: &ValidationRules,
+        inbox: &mut Vec<Message>,
+        window: Window,
+    ) -> Result<usize, String> {
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Err(format!("receive: {e}")),
+            None => return Err("server closed the connection".to_owned()),
+        };
+        if let tungstenite::Message::Close(_) = frame {
+            return Err("server closed the connection".to_owned());
+        }
+        let Some(bytes) = data_of(&frame) else {
+            return Ok(0);
+        };
+        if let Err(e) = self.codec.decode_frame(bytes, rules, inbox) {
+            self.stats.errors += 1;
+            warn(&format!("undecodable frame: {e}"));
+        }
+        let mut finished = 0;
+        for message in inbox.drain(..) {
+            if self.on_message(message, window) {
+                finished += 1;
+            }
+        }
+        Ok(finished)
+    }
+
     /// Handles one received WAMP message; returns whether a call finished
     /// (so that another should be sent).
     fn on_message(&mut self, message: Message, window: Window) -> bool {
@@ -495,26 +553,33 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// A caller of `bench.echo` with the shared payload, nothing sent yet.
+    fn new(shared: &Shared) -> Self {
+        Caller {
+            codec: shared.codec,
+            call: Message::Call(Call {
+                request: Id::new(1).expect("1 is a valid ID"),
+                options: CallOptions::default(),
+                procedure: PROCEDURE.to_owned(),
+                payload: shared.payload.clone(),
+            }),
+            expected: shared.payload.clone(),
+            next_request: 1,
+            in_flight: HashMap::with_capacity(shared.depth * 2),
+            stats: ConnectionStats {
+                calls: 0,
+                answered: 0,
+                errors: 0,
+                latency: Histogram::new(),
+            },
+        }
+    }
+}
+
 /// Keeps `depth` calls in flight on one session until the window ends.
 async fn run_calls(mut ws: Ws, shared: &Shared, window: Window) -> ConnectionStats {
-    let mut caller = Caller {
-        codec: shared.codec,
-        call: Message::Call(Call {
-            request: Id::new(1).expect("1 is a valid ID"),
-            options: CallOptions::default(),
-            procedure: PROCEDURE.to_owned(),
-            payload: shared.payload.clone(),
-        }),
-        expected: shared.payload.clone(),
-        next_request: 1,
-        in_flight: HashMap::with_capacity(shared.depth * 2),
-        stats: ConnectionStats {
-            calls: 0,
-            answered: 0,
-            errors: 0,
-            latency: Histogram::new(),
-        },
-    };
+    let mut caller = Caller::new(shared);
     if let Err(e) = calling_loop(&mut ws, &mut caller, shared.depth, window).await {
         warn(&format!("connection failed: {e}"));
         caller.stats.errors += 1;
@@ -554,27 +619,7 @@ async fn calling_loop(
                 }
             }
         };
-        let frame = match frame {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(format!("receive: {e}")),
-            None => return Err("server closed the connection".to_owned()),
-        };
-        if let tungstenite::Message::Close(_) = frame {
-            return Err("server closed the connection".to_owned());
-        }
-        let Some(bytes) = data_of(&frame) else {
-            continue;
-        };
-        if let Err(e) = caller.codec.decode_frame(bytes, &rules, &mut inbox) {
-            caller.stats.errors += 1;
-            warn(&format!("undecodable frame: {e}"));
-        }
-        let mut finished = 0;
-        for message in inbox.drain(..) {
-            if caller.on_message(message, window) {
-                finished += 1;
-            }
-        }
+        let finished = caller.on_frame(frame, &rules, &mut inbox, window)?;
         if Instant::now() >= window.end {
             return Ok(());
         }
@@ -616,16 +661,14 @@ fn seconds(name: &str, value: f64, minimum: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|e| format!("--{name}: {e}"))
 }
 
-/// Checks the options and builds what the connections share.
-fn shared_state(options: &Options) -> Result<Shared, String> {
-    check_url(&options.url)?;
+/// Checks the options and builds what the connections to `url` share.
+fn shared_state(options: &Options, url: &str) -> Result<Shared, String> {
+    check_url(url)?;
     if options.open_concurrency == 0 || options.open_concurrency > 1024 {
         return Err("--open-concurrency must be between 1 and 1024".to_owned());
     }
     let codec = Codec::new(options.serializer.serialization());
-    let mut request = options
-        .url
-        .as_str()
+    let mut request = url
         .into_client_request()
         .map_err(|e| format!("bad --url: {e}"))?;
     request.headers_mut().insert(
@@ -652,8 +695,18 @@ struct Report {
     latency: Histogram,
 }
 
-/// Opens every connection, then runs the calls in one shared window.
-async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, String> {
+impl Report {
+    /// Adds one connection's figures.
+    fn add(&mut self, stats: &ConnectionStats) {
+        self.calls += stats.calls;
+        self.answered += stats.answered;
+        self.errors += stats.errors;
+        self.latency.merge(&stats.latency);
+    }
+}
+
+/// Checks `--connections` and `--depth` of a calling run.
+fn check_shape(options: &Options) -> Result<(), String> {
     if !(1..=MAX_CONNECTIONS).contains(&options.connections) {
         return Err(format!(
             "--connections must be between 1 and {MAX_CONNECTIONS}"
@@ -662,6 +715,12 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
     if !(1..=MAX_DEPTH).contains(&options.depth) {
         return Err(format!("--depth must be between 1 and {MAX_DEPTH}"));
     }
+    Ok(())
+}
+
+/// Opens every connection, then runs the calls in one shared window.
+async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, String> {
+    check_shape(options)?;
     let duration = seconds("duration", options.duration, 0.1)?;
     let warmup = seconds("warmup", options.warmup, 0.0)?;
 
@@ -722,34 +781,26 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
         mark("window ended");
     });
 
-    let mut latency = Histogram::new();
-    let mut calls = 0;
-    let mut answered = 0;
-    let mut errors = 0;
+    let mut report = Report {
+        opened,
+        failed,
+        calls: 0,
+        answered: 0,
+        errors: 0,
+        measured: duration,
+        latency: Histogram::new(),
+    };
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Some(stats)) => {
-                calls += stats.calls;
-                answered += stats.answered;
-                errors += stats.errors;
-                latency.merge(&stats.latency);
-            }
+            Ok(Some(stats)) => report.add(&stats),
             Ok(None) => {}
             Err(e) => {
                 warn(&format!("connection task failed: {e}"));
-                errors += 1;
+                report.errors += 1;
             }
         }
     }
-    Ok(Report {
-        opened,
-        failed,
-        calls,
-        answered,
-        errors,
-        measured: duration,
-        latency,
-    })
+    Ok(report)
 }
 
 /// Reports a problem on stderr.
@@ -769,9 +820,10 @@ fn millis(nanos: u64) -> String {
     format!("{}.{:03}ms", nanos / 1_000_000, (nanos / 1_000) % 1_000)
 }
 
-/// Prints the results of a calling run: one line, or one JSON object.
+/// Prints the results of a calling run against `url`: one line, or one
+/// JSON object.
 #[allow(clippy::print_stdout)] // reason: printing the results is this program's purpose
-fn print_report(options: &Options, report: &Report) {
+fn print_report(options: &Options, url: &str, report: &Report) {
     let rate = report.calls as f64 / report.measured.as_secs_f64();
     let p50 = report.latency.percentile(5_000);
     let p90 = report.latency.percentile(9_000);
@@ -780,7 +832,7 @@ fn print_report(options: &Options, report: &Report) {
     if options.json {
         let micros = |nanos: u64| nanos as f64 / 1_000.0;
         let object = serde_json::json!({
-            "url": options.url,
+            "url": url,
             "serializer": options.serializer.serialization().name(),
             "payload": options.payload.name(),
             "connections": options.connections,
@@ -802,7 +854,7 @@ fn print_report(options: &Options, report: &Report) {
         println!("{object}");
     } else {
         println!(
-            "connections={} depth={} serializer={} payload={} failed_connections={} \
+            "url={url} connections={} depth={} serializer={} payload={} failed_connections={} \
              calls={} calls/s={rate:.0} p50={} p90={} p99={} p999={} max={} errors={} answered={}",
             options.connections,
             options.depth,
@@ -817,6 +869,27 @@ fn print_report(options: &Options, report: &Report) {
             millis(report.latency.max),
             report.errors,
             report.answered,
+        );
+    }
+}
+
+/// Prints the comparison of a run in turns: one line, or one JSON object.
+#[allow(clippy::print_stdout)] // reason: printing the results is this program's purpose
+fn print_ratio(options: &Options, versus: &str, outcome: &versus::Versus) {
+    let ratio = outcome.ratio.map_or("NA".to_owned(), |r| format!("{r:.4}"));
+    if options.json {
+        let object = serde_json::json!({
+            "first": options.url,
+            "second": versus,
+            "turns": outcome.turns,
+            "slice_s": options.slice,
+            "ratio": outcome.ratio,
+        });
+        println!("{object}");
+    } else {
+        println!(
+            "first={} second={versus} turns={} slice={}s ratio={ratio}",
+            options.url, outcome.turns, options.slice
         );
     }
 }
@@ -1440,7 +1513,7 @@ async fn run_fanout(
 }
 
 async fn run(options: Options) -> Result<(), String> {
-    let shared = Arc::new(shared_state(&options)?);
+    let shared = Arc::new(shared_state(&options, &options.url)?);
     if let Some(count) = options.idle {
         return run_idle(&options, shared, count).await;
     }
@@ -1450,8 +1523,22 @@ async fn run(options: Options) -> Result<(), String> {
     if let Some(subscribers) = options.subscribers {
         return run_fanout(&options, shared, subscribers).await;
     }
+    if let Some(versus) = &options.versus {
+        let other = Arc::new(shared_state(&options, versus)?);
+        let outcome = versus::run_versus(&options, [shared, other]).await?;
+        let [first, second] = &outcome.reports;
+        print_report(&options, &options.url, first);
+        print_report(&options, versus, second);
+        print_ratio(&options, versus, &outcome);
+        return outcome.reports.iter().try_for_each(answered_any);
+    }
     let report = run_load(&options, shared).await?;
-    print_report(&options, &report);
+    print_report(&options, &options.url, &report);
+    answered_any(&report)
+}
+
+/// Fails a calling run in which no call was answered.
+fn answered_any(report: &Report) -> Result<(), String> {
     if report.opened == 0 || report.calls == 0 {
         return Err("no call was answered".to_owned());
     }
