@@ -131,7 +131,7 @@ pub(super) async fn run_versus(
         let mut calls = 0;
         for _ in 0..opened[side] {
             match done_rx.recv().await {
-                Some(counted) => calls += counted,
+                Some(answered) => calls += answered,
                 None => return Err("a session task ended in the middle of a turn".to_owned()),
             }
         }
@@ -162,6 +162,7 @@ pub(super) async fn run_versus(
             Ok(Some((side, stats))) => reports[side].add(&stats),
             Ok(None) => {}
             Err(e) => {
+                // The join error does not say which side's task it was.
                 warn(&format!("connection task failed: {e}"));
                 reports[0].errors += 1;
                 reports[1].errors += 1;
