@@ -79,6 +79,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Bytes, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod connect;
 mod versus;
 
 /// Most connections one run may open.
@@ -170,9 +171,10 @@ struct Options {
     /// median is reported (with `--subscribers`).
     #[arg(long, default_value_t = 3)]
     bursts: usize,
-    /// Calls to this second server too, taking turns with `--url` in
-    /// slices of `--slice` seconds; one result line per server.
-    #[arg(long, conflicts_with_all = ["idle", "subscribers", "connect_rate"])]
+    /// Calls to (or, with `--connect-rate`, sessions opened on) this
+    /// second server too, taking turns with `--url` in slices of `--slice`
+    /// seconds; one result line per server, then their ratio.
+    #[arg(long, conflicts_with_all = ["idle", "subscribers"])]
     versus: Option<String>,
     /// Seconds of one turn (with `--versus`).
     #[arg(long, default_value_t = 0.1)]
@@ -873,23 +875,24 @@ fn print_report(options: &Options, url: &str, report: &Report) {
     }
 }
 
-/// Prints the comparison of a run in turns: one line, or one JSON object.
+/// Prints the comparison of a run in `turns` turns per server: the
+/// second server's rate ÷ the first's, as one line or one JSON object.
 #[allow(clippy::print_stdout)] // reason: printing the results is this program's purpose
-fn print_ratio(options: &Options, versus: &str, outcome: &versus::Versus) {
-    let ratio = outcome.ratio.map_or("NA".to_owned(), |r| format!("{r:.4}"));
+fn print_ratio(options: &Options, versus: &str, turns: usize, ratio: Option<f64>) {
+    let shown = ratio.map_or("NA".to_owned(), |r| format!("{r:.4}"));
     if options.json {
         let object = serde_json::json!({
             "first": options.url,
             "second": versus,
-            "turns": outcome.turns,
+            "turns": turns,
             "slice_s": options.slice,
-            "ratio": outcome.ratio,
+            "ratio": ratio,
         });
         println!("{object}");
     } else {
         println!(
-            "first={} second={versus} turns={} slice={}s ratio={ratio}",
-            options.url, outcome.turns, options.slice
+            "first={} second={versus} turns={turns} slice={}s ratio={shown}",
+            options.url, options.slice
         );
     }
 }
@@ -946,117 +949,6 @@ async fn run_idle(options: &Options, shared: Arc<Shared>, count: usize) -> Resul
         return Err(format!(
             "{failed} of {count} idle sessions could not be opened"
         ));
-    }
-    Ok(())
-}
-
-/// What one connect-rate worker counted.
-struct ChurnStats {
-    /// Sessions whose WELCOME arrived inside the measurement window.
-    sessions: u64,
-    /// Sessions that could not be opened.
-    errors: u64,
-    /// Time from starting the TCP connect to WELCOME, per counted session.
-    latency: Histogram,
-}
-
-/// Opens and closes sessions one after another until the window ends.
-async fn churn(shared: &Shared, window: Window) -> ChurnStats {
-    let mut stats = ChurnStats {
-        sessions: 0,
-        errors: 0,
-        latency: Histogram::new(),
-    };
-    loop {
-        let started = Instant::now();
-        if started >= window.end {
-            return stats;
-        }
-        match timeout(OPEN_TIMEOUT, open_session(shared)).await {
-            Ok(Ok(mut ws)) => {
-                let welcomed = Instant::now();
-                // A Close frame, then the socket is dropped: no wait for
-                // the server's reply.
-                let _ = ws.close(None).await;
-                drop(ws);
-                if welcomed >= window.record_from && welcomed < window.end {
-                    stats.sessions += 1;
-                    let nanos = u64::try_from(welcomed.duration_since(started).as_nanos())
-                        .unwrap_or(u64::MAX);
-                    stats.latency.record(nanos);
-                }
-            }
-            Ok(Err(e)) => {
-                if stats.errors < 3 {
-                    warn(&format!("could not open a session: {e}"));
-                }
-                stats.errors += 1;
-            }
-            Err(_) => stats.errors += 1,
-        }
-    }
-}
-
-/// `--connect-rate`: sessions opened (and closed) per second.
-#[allow(clippy::print_stdout)] // reason: printing the results is this program's purpose
-async fn run_connect_rate(options: &Options, shared: Arc<Shared>) -> Result<(), String> {
-    let duration = seconds("duration", options.duration, 0.1)?;
-    let warmup = seconds("warmup", options.warmup, 0.0)?;
-    let start = Instant::now();
-    let window = Window {
-        record_from: start + warmup,
-        end: start + warmup + duration,
-    };
-    let mut tasks = JoinSet::new();
-    for _ in 0..options.open_concurrency {
-        let shared = Arc::clone(&shared);
-        tasks.spawn(async move { churn(&shared, window).await });
-    }
-    let mut sessions = 0;
-    let mut errors = 0;
-    let mut latency = Histogram::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(stats) => {
-                sessions += stats.sessions;
-                errors += stats.errors;
-                latency.merge(&stats.latency);
-            }
-            Err(e) => {
-                warn(&format!("worker task failed: {e}"));
-                errors += 1;
-            }
-        }
-    }
-    let rate = sessions as f64 / duration.as_secs_f64();
-    if options.json {
-        let micros = |nanos: u64| nanos as f64 / 1_000.0;
-        let object = serde_json::json!({
-            "mode": "connect-rate",
-            "url": options.url,
-            "serializer": options.serializer.serialization().name(),
-            "concurrency": options.open_concurrency,
-            "warmup_s": options.warmup,
-            "duration_s": duration.as_secs_f64(),
-            "sessions": sessions,
-            "sessions_per_s": rate,
-            "p50_us": micros(latency.percentile(5_000)),
-            "p99_us": micros(latency.percentile(9_900)),
-            "errors": errors,
-        });
-        println!("{object}");
-    } else {
-        println!(
-            "connect-rate concurrency={} serializer={} sessions={sessions} sessions/s={rate:.0} \
-             p50={} p99={} errors={errors}",
-            options.open_concurrency,
-            options.serializer.serialization().name(),
-            millis(latency.percentile(5_000)),
-            millis(latency.percentile(9_900)),
-        );
-    }
-    if sessions == 0 {
-        return Err("no session was opened inside the window".to_owned());
     }
     Ok(())
 }
@@ -1518,7 +1410,7 @@ async fn run(options: Options) -> Result<(), String> {
         return run_idle(&options, shared, count).await;
     }
     if options.connect_rate {
-        return run_connect_rate(&options, shared).await;
+        return connect::run_connect_rate(&options, shared).await;
     }
     if let Some(subscribers) = options.subscribers {
         return run_fanout(&options, shared, subscribers).await;
@@ -1529,7 +1421,7 @@ async fn run(options: Options) -> Result<(), String> {
         let [first, second] = &outcome.reports;
         print_report(&options, &options.url, first);
         print_report(&options, versus, second);
-        print_ratio(&options, versus, &outcome);
+        print_ratio(&options, versus, outcome.turns, outcome.ratio);
         return outcome.reports.iter().try_for_each(answered_any);
     }
     let report = run_load(&options, shared).await?;

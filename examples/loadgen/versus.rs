@@ -1,12 +1,13 @@
 //! `--versus`: two servers measured in turns under the same load.
 //!
-//! Each server gets its own sessions. A coordinator gives the turn to one
-//! side at a time for `--slice` seconds: that side's sessions keep
-//! `--depth` calls in flight until the turn's window ends, then let the
-//! calls still in flight come back (uncounted) and report done; only then
-//! does the next turn begin, so the two servers never work at once. The
-//! warm-up turns alternate A B A B; the measured ones go A B B A, so a
-//! steady drift of the machine weighs on both sides alike.
+//! Each server gets its own workers (sessions that call, or workers that
+//! open and close sessions). A coordinator gives the turn to one side at a
+//! time for `--slice` seconds: that side's workers work until the turn's
+//! window ends, finish what they started (calls in flight come back,
+//! uncounted; a session being opened is opened) and report what they
+//! counted; only then does the next turn begin, so the two servers never
+//! work at once. The warm-up turns alternate A B A B; the measured ones go
+//! A B B A, so a steady drift of the machine weighs on both sides alike.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,14 +27,14 @@ use super::{
 /// back before their session counts as failed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one side's sessions are told to do.
+/// What one side's workers are told to do.
 #[derive(Debug, Clone, Copy)]
-enum Turn {
-    /// Nothing yet: the sessions are being opened.
+pub(super) enum Turn {
+    /// Nothing yet: the workers are getting ready.
     Wait,
-    /// Call within this window, then let the calls in flight come back.
+    /// Work within this window, finish what was started, report.
     Go(Window),
-    /// Close the session and report.
+    /// Stop.
     Stop,
 }
 
@@ -51,14 +52,107 @@ fn turns_in(total: Duration, slice: Duration, minimum: usize) -> usize {
     usize::try_from(turns).unwrap_or(usize::MAX).max(minimum)
 }
 
-/// What a run in turns measured.
+/// What the turns measured.
+pub(super) struct Turns {
+    /// Measured time per server: its measured turns' total length.
+    pub(super) measured: [Duration; 2],
+    /// Measured turns per server.
+    pub(super) count: usize,
+    /// The second server's rate ÷ the first's, from adjacent turns (see
+    /// [`adjacent_ratio`]).
+    pub(super) ratio: Option<f64>,
+}
+
+/// One turn-taking side per server: its turns' sender, and how many
+/// workers answer each turn.
+pub(super) struct Side {
+    pub(super) turns: watch::Sender<Turn>,
+    pub(super) workers: usize,
+}
+
+/// The two sides from their turns' senders (the first server's first)
+/// and their workers.
+pub(super) fn sides(senders: Vec<watch::Sender<Turn>>, workers: [usize; 2]) -> [Side; 2] {
+    let mut senders = senders.into_iter();
+    workers.map(|workers| Side {
+        turns: senders.next().expect("one sender per side"),
+        workers,
+    })
+}
+
+/// Gives the turn to one side at a time (`--warmup` then `--duration`
+/// seconds of turns per side, `--slice` each) and waits, each turn, for
+/// every one of that side's workers to report the count it made inside
+/// the window; then tells both sides to stop.
+pub(super) async fn coordinate(
+    options: &Options,
+    sides: &[Side; 2],
+    done: &mut mpsc::UnboundedReceiver<u64>,
+) -> Result<Turns, String> {
+    let duration = seconds("duration", options.duration, 0.1)?;
+    let warmup = seconds("warmup", options.warmup, 0.0)?;
+    let slice = seconds("slice", options.slice, 0.01)?;
+    let warm_turns = turns_in(warmup, slice, 0);
+    // An even number, so that A B B A ends where it began.
+    let count = turns_in(duration, slice, 2).next_multiple_of(2);
+    let mut measured = [Duration::ZERO; 2];
+    // Each measured turn's rate, in order.
+    let mut rates = Vec::with_capacity(2 * count);
+    for (side, counted) in schedule(warm_turns, count) {
+        let start = Instant::now();
+        let end = start + slice;
+        let record_from = if counted { start } else { end };
+        sides[side]
+            .turns
+            .send_replace(Turn::Go(Window { record_from, end }));
+        let mut total = 0;
+        for _ in 0..sides[side].workers {
+            match done.recv().await {
+                Some(made) => total += made,
+                None => return Err("a worker ended in the middle of a turn".to_owned()),
+            }
+        }
+        if counted {
+            measured[side] += slice;
+            let rate = total as f64 / slice.as_secs_f64();
+            if options.show_turns {
+                mark(&format!("turn server={} rate={rate:.0}/s", side + 1));
+            }
+            rates.push((side, rate));
+        }
+    }
+    for side in sides {
+        side.turns.send_replace(Turn::Stop);
+    }
+    Ok(Turns {
+        measured,
+        count,
+        ratio: adjacent_ratio(&rates),
+    })
+}
+
+/// The next turn a worker's side is given; `None` once told to stop. A
+/// worker must report every turn it is given, even one in which it has
+/// nothing left to do (a lost connection), so that the coordinator never
+/// waits in vain.
+pub(super) async fn next_turn(turns: &mut watch::Receiver<Turn>) -> Option<Window> {
+    while turns.changed().await.is_ok() {
+        match *turns.borrow_and_update() {
+            Turn::Wait => {}
+            Turn::Stop => return None,
+            Turn::Go(window) => return Some(window),
+        }
+    }
+    None
+}
+
+/// What a calling run in turns measured.
 pub(super) struct Versus {
     /// One report per server, in the order given.
     pub(super) reports: [Report; 2],
     /// Measured turns per server.
     pub(super) turns: usize,
-    /// The second server's calls/s ÷ the first's, from adjacent turns
-    /// (see [`adjacent_ratio`]).
+    /// The second server's calls/s ÷ the first's, from adjacent turns.
     pub(super) ratio: Option<f64>,
 }
 
@@ -68,20 +162,13 @@ pub(super) async fn run_versus(
     shared: [Arc<Shared>; 2],
 ) -> Result<Versus, String> {
     check_shape(options)?;
-    let duration = seconds("duration", options.duration, 0.1)?;
-    let warmup = seconds("warmup", options.warmup, 0.0)?;
-    let slice = seconds("slice", options.slice, 0.01)?;
-    let warm_turns = turns_in(warmup, slice, 0);
-    // An even number, so that A B B A ends where it began.
-    let measured_turns = turns_in(duration, slice, 2).next_multiple_of(2);
-
     let (opened_tx, mut opened_rx) = mpsc::channel(2 * options.connections);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
-    let mut turn_senders = Vec::with_capacity(2);
+    let mut senders = Vec::with_capacity(2);
     let mut tasks = JoinSet::new();
     for (side, shared) in shared.iter().enumerate() {
         let (turn_tx, turn_rx) = watch::channel(Turn::Wait);
-        turn_senders.push(turn_tx);
+        senders.push(turn_tx);
         for _ in 0..options.connections {
             let shared = Arc::clone(shared);
             let opened = opened_tx.clone();
@@ -97,7 +184,7 @@ pub(super) async fn run_versus(
                 };
                 let _ = opened.send((side, Ok(()))).await;
                 drop(opened);
-                Some((side, take_turns(ws, &shared, turns, done).await))
+                Some((side, call_in_turns(ws, &shared, turns, done).await))
             });
         }
     }
@@ -119,34 +206,8 @@ pub(super) async fn run_versus(
     if opened.contains(&0) {
         return Err("no session could be opened to one of the servers".to_owned());
     }
-
-    let mut measured = [Duration::ZERO; 2];
-    // Each measured turn's calls/s, in order.
-    let mut rates = Vec::with_capacity(2 * measured_turns);
-    for (side, counted) in schedule(warm_turns, measured_turns) {
-        let start = Instant::now();
-        let end = start + slice;
-        let record_from = if counted { start } else { end };
-        turn_senders[side].send_replace(Turn::Go(Window { record_from, end }));
-        let mut calls = 0;
-        for _ in 0..opened[side] {
-            match done_rx.recv().await {
-                Some(answered) => calls += answered,
-                None => return Err("a session task ended in the middle of a turn".to_owned()),
-            }
-        }
-        if counted {
-            measured[side] += slice;
-            let rate = calls as f64 / slice.as_secs_f64();
-            if options.show_turns {
-                mark(&format!("turn server={} calls/s={rate:.0}", side + 1));
-            }
-            rates.push((side, rate));
-        }
-    }
-    for sender in &turn_senders {
-        sender.send_replace(Turn::Stop);
-    }
+    let sides = sides(senders, opened);
+    let turns = coordinate(options, &sides, &mut done_rx).await?;
 
     let mut reports = [0, 1].map(|side| Report {
         opened: opened[side],
@@ -154,7 +215,7 @@ pub(super) async fn run_versus(
         calls: 0,
         answered: 0,
         errors: 0,
-        measured: measured[side],
+        measured: turns.measured[side],
         latency: Histogram::new(),
     });
     while let Some(joined) = tasks.join_next().await {
@@ -171,8 +232,8 @@ pub(super) async fn run_versus(
     }
     Ok(Versus {
         reports,
-        turns: measured_turns,
-        ratio: adjacent_ratio(&rates),
+        turns: turns.count,
+        ratio: turns.ratio,
     })
 }
 
@@ -204,9 +265,9 @@ fn adjacent_ratio(rates: &[(usize, f64)]) -> Option<f64> {
 }
 
 /// One session's part: a turn of calls whenever its side is given one,
-/// until told to stop. Reports every turn as done, even once its
-/// connection has failed, so that the coordinator never waits in vain.
-async fn take_turns(
+/// until told to stop. Once its connection has failed, it reports its
+/// turns with nothing counted.
+async fn call_in_turns(
     mut ws: Ws,
     shared: &Shared,
     mut turns: watch::Receiver<Turn>,
@@ -214,29 +275,21 @@ async fn take_turns(
 ) -> ConnectionStats {
     let mut caller = Caller::new(shared);
     let mut failed = false;
-    while turns.changed().await.is_ok() {
-        let turn = *turns.borrow_and_update();
-        match turn {
-            Turn::Wait => {}
-            Turn::Stop => break,
-            Turn::Go(window) => {
-                let before = caller.stats.calls;
-                if !failed {
-                    let called =
-                        match calling_loop(&mut ws, &mut caller, shared.depth, window).await {
-                            Ok(()) => drain(&mut ws, &mut caller, window).await,
-                            Err(e) => Err(e),
-                        };
-                    if let Err(e) = called {
-                        warn(&format!("connection failed: {e}"));
-                        caller.stats.errors += 1;
-                        failed = true;
-                    }
-                }
-                if done.send(caller.stats.calls - before).is_err() {
-                    break;
-                }
+    while let Some(window) = next_turn(&mut turns).await {
+        let before = caller.stats.calls;
+        if !failed {
+            let called = match calling_loop(&mut ws, &mut caller, shared.depth, window).await {
+                Ok(()) => drain(&mut ws, &mut caller, window).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = called {
+                warn(&format!("connection failed: {e}"));
+                caller.stats.errors += 1;
+                failed = true;
             }
+        }
+        if done.send(caller.stats.calls - before).is_err() {
+            break;
         }
     }
     let _ = timeout(Duration::from_secs(2), ws.close(None)).await;
