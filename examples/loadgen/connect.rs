@@ -117,13 +117,11 @@ async fn run_in_turns(
 ) -> Result<(), String> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
     let mut tasks = JoinSet::new();
-    let mut senders = Vec::with_capacity(2);
+    let turns = [(); 2].map(|()| watch::Sender::new(Turn::Wait));
     for (side, shared) in shared.into_iter().enumerate() {
-        let (turns, turn_rx) = watch::channel(Turn::Wait);
-        senders.push(turns);
         for _ in 0..options.open_concurrency {
             let shared = Arc::clone(&shared);
-            let mut turns = turn_rx.clone();
+            let mut turns = turns[side].subscribe();
             let done = done_tx.clone();
             tasks.spawn(async move {
                 let mut stats = ChurnStats::new();
@@ -139,8 +137,8 @@ async fn run_in_turns(
         }
     }
     drop(done_tx);
-    let sides = super::versus::sides(senders, [options.open_concurrency; 2]);
-    let turns = coordinate(options, &sides, &mut done_rx).await?;
+    let workers = [options.open_concurrency; 2];
+    let measured = coordinate(options, &turns, workers, &mut done_rx).await?;
     let mut stats = [ChurnStats::new(), ChurnStats::new()];
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -158,10 +156,10 @@ async fn run_in_turns(
             options,
             url,
             &stats[side],
-            turns.measured[side].as_secs_f64(),
+            measured.measured[side].as_secs_f64(),
         );
     }
-    super::print_ratio(options, versus, turns.count, turns.ratio);
+    super::print_ratio(options, versus, &measured);
     stats.iter().try_for_each(opened_any)
 }
 

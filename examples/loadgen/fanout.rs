@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serverwamp::protocol::message::{
     Call, CallOptions, Payload, Subscribe, SubscribeOptions, ValidationRules,
 };
@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::{
-    MAX_CONNECTIONS, OPEN_TIMEOUT, Options, Shared, Ws, data_of, millis, open_bounded, warn,
-    ws_message,
+    MAX_CONNECTIONS, OPEN_TIMEOUT, OpenFailures, Options, Shared, Ws, data_of, millis,
+    next_message, open_bounded, send, warn,
 };
 
 /// The procedure that starts a fan-out burst (`--subscribers`).
@@ -135,30 +135,10 @@ async fn subscribe(ws: &mut Ws, codec: &mut Codec) -> Result<(), String> {
         options: SubscribeOptions::default(),
         topic: FANOUT_TOPIC.to_owned(),
     });
-    ws.send(ws_message(codec, &subscribe)?)
-        .await
-        .map_err(|e| format!("send SUBSCRIBE: {e}"))?;
-    let rules = ValidationRules::default();
-    let mut inbox = Vec::new();
-    loop {
-        let frame = match ws.next().await {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(format!("waiting for SUBSCRIBED: {e}")),
-            None => return Err("connection closed before SUBSCRIBED".to_owned()),
-        };
-        let Some(bytes) = data_of(&frame) else {
-            continue;
-        };
-        codec
-            .decode_frame(bytes, &rules, &mut inbox)
-            .map_err(|e| format!("decoding SUBSCRIBED: {e}"))?;
-        match inbox.drain(..).next() {
-            Some(Message::Subscribed(_)) => return Ok(()),
-            Some(other) => {
-                return Err(format!("expected SUBSCRIBED, got {}", other.message_type()));
-            }
-            None => {}
-        }
+    send(ws, codec, &subscribe).await?;
+    match next_message(ws, codec, "SUBSCRIBED").await? {
+        Message::Subscribed(_) => Ok(()),
+        other => Err(format!("expected SUBSCRIBED, got {}", other.message_type())),
     }
 }
 
@@ -247,31 +227,14 @@ async fn call_once(
         procedure: FANOUT_PROCEDURE.to_owned(),
         payload,
     });
-    ws.send(ws_message(codec, &call)?)
-        .await
-        .map_err(|e| format!("send CALL: {e}"))?;
-    let rules = ValidationRules::default();
-    let mut inbox = Vec::new();
+    send(ws, codec, &call).await?;
     loop {
-        let frame = match ws.next().await {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(format!("waiting for RESULT: {e}")),
-            None => return Err("connection closed before RESULT".to_owned()),
-        };
-        let Some(bytes) = data_of(&frame) else {
-            continue;
-        };
-        codec
-            .decode_frame(bytes, &rules, &mut inbox)
-            .map_err(|e| format!("decoding RESULT: {e}"))?;
-        for message in inbox.drain(..) {
-            match message {
-                Message::Result(_) => return Ok(()),
-                Message::Error(error) => {
-                    return Err(format!("{FANOUT_PROCEDURE} failed: {}", error.error));
-                }
-                _ => {}
+        match next_message(ws, codec, "RESULT").await? {
+            Message::Result(_) => return Ok(()),
+            Message::Error(error) => {
+                return Err(format!("{FANOUT_PROCEDURE} failed: {}", error.error));
             }
+            _ => {}
         }
     }
 }
@@ -328,24 +291,13 @@ pub(super) async fn run_fanout(
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receivers = JoinSet::new();
-    let mut failed = 0usize;
+    let mut failed = OpenFailures::default();
     while let Some(joined) = opening.join_next().await {
-        match joined {
-            Ok(Ok((ws, codec))) => {
-                receivers.spawn(receive_events(ws, codec, Arc::clone(&fan), stop_rx.clone()));
-            }
-            Ok(Err(e)) => {
-                if failed < 5 {
-                    warn(&format!("could not open a subscriber: {e}"));
-                }
-                failed += 1;
-            }
-            Err(e) => {
-                warn(&format!("subscriber task failed: {e}"));
-                failed += 1;
-            }
+        if let Some((ws, codec)) = failed.check(joined) {
+            receivers.spawn(receive_events(ws, codec, Arc::clone(&fan), stop_rx.clone()));
         }
     }
+    let failed = failed.0;
     if failed > 0 {
         return Err(format!(
             "{failed} of {subscribers} subscribers could not subscribe"

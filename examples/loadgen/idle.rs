@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-use super::{Options, Shared, open_bounded, seconds, warn};
+use super::{OpenFailures, Options, Shared, open_bounded, seconds};
 
 /// Most idle sessions one run may open.
 const MAX_IDLE: usize = 20_000;
@@ -29,22 +29,11 @@ pub(super) async fn run_idle(
         tasks.spawn(async move { open_bounded(&shared).await });
     }
     let mut sessions = Vec::with_capacity(count);
-    let mut failed = 0usize;
+    let mut failed = OpenFailures::default();
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(ws)) => sessions.push(ws),
-            Ok(Err(e)) => {
-                if failed < 5 {
-                    warn(&format!("could not open a session: {e}"));
-                }
-                failed += 1;
-            }
-            Err(e) => {
-                warn(&format!("opening task failed: {e}"));
-                failed += 1;
-            }
-        }
+        sessions.extend(failed.check(joined));
     }
+    let failed = failed.0;
     println!(
         "idle sessions open: {} failed={failed} hold={}s",
         sessions.len(),

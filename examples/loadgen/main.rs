@@ -407,28 +407,71 @@ async fn open_session(shared: &Shared) -> Result<Ws, String> {
             ..HelloDetails::default()
         },
     });
-    ws.send(ws_message(&shared.codec, &hello)?)
-        .await
-        .map_err(|e| format!("send HELLO: {e}"))?;
     let mut codec = shared.codec;
+    send(&mut ws, &codec, &hello).await?;
+    match next_message(&mut ws, &mut codec, "WELCOME").await? {
+        Message::Welcome(_) => Ok(ws),
+        other => Err(format!("expected WELCOME, got {}", other.message_type())),
+    }
+}
+
+/// Sends one message in a frame of its own, flushed.
+async fn send(ws: &mut Ws, codec: &Codec, message: &Message) -> Result<(), String> {
+    ws.send(ws_message(codec, message)?)
+        .await
+        .map_err(|e| format!("send {}: {e}", message.message_type()))
+}
+
+/// The next WAMP message from the peer (control frames skipped); `awaited`
+/// names what the caller waits for, in errors.
+async fn next_message(ws: &mut Ws, codec: &mut Codec, awaited: &str) -> Result<Message, String> {
     let rules = ValidationRules::default();
     let mut inbox = Vec::new();
     loop {
         let frame = match ws.next().await {
             Some(Ok(frame)) => frame,
-            Some(Err(e)) => return Err(format!("waiting for WELCOME: {e}")),
-            None => return Err("connection closed before WELCOME".to_owned()),
+            Some(Err(e)) => return Err(format!("waiting for {awaited}: {e}")),
+            None => return Err(format!("connection closed before {awaited}")),
         };
         let Some(bytes) = data_of(&frame) else {
             continue;
         };
         codec
             .decode_frame(bytes, &rules, &mut inbox)
-            .map_err(|e| format!("decoding WELCOME: {e}"))?;
-        match inbox.pop() {
-            Some(Message::Welcome(_)) => return Ok(ws),
-            Some(other) => return Err(format!("expected WELCOME, got {}", other.message_type())),
-            None => {}
+            .map_err(|e| format!("decoding {awaited}: {e}"))?;
+        if let Some(message) = inbox.drain(..).next() {
+            return Ok(message);
+        }
+    }
+}
+
+/// Counts sessions that could not be opened, and reports the first few.
+#[derive(Debug, Default)]
+struct OpenFailures(usize);
+
+impl OpenFailures {
+    /// How many reports at most; the rest are only counted.
+    const REPORTED: usize = 5;
+
+    fn note(&mut self, error: &str) {
+        if self.0 < Self::REPORTED {
+            warn(&format!("could not open a session: {error}"));
+        }
+        self.0 += 1;
+    }
+
+    /// A spawned opening's outcome: the session, or the failure noted.
+    fn check<T>(&mut self, joined: Result<Result<T, String>, tokio::task::JoinError>) -> Option<T> {
+        match joined {
+            Ok(Ok(opened)) => Some(opened),
+            Ok(Err(e)) => {
+                self.note(&e);
+                None
+            }
+            Err(e) => {
+                self.note(&format!("its task failed: {e}"));
+                None
+            }
         }
     }
 }
@@ -742,18 +785,14 @@ async fn run_load(options: &Options, shared: Arc<Shared>) -> Result<Report, Stri
     drop(opened_tx);
 
     let mut opened = 0;
-    let mut failed = 0;
+    let mut failed = OpenFailures::default();
     while let Some(result) = opened_rx.recv().await {
         match result {
             Ok(()) => opened += 1,
-            Err(e) => {
-                if failed < 5 {
-                    warn(&format!("could not open a session: {e}"));
-                }
-                failed += 1;
-            }
+            Err(e) => failed.note(&e),
         }
     }
+    let failed = failed.0;
     if opened == 0 {
         return Err("no session could be opened".to_owned());
     }
@@ -864,24 +903,25 @@ fn print_report(options: &Options, url: &str, report: &Report) {
     }
 }
 
-/// Prints the comparison of a run in `turns` turns per server: the
-/// second server's rate ÷ the first's, as one line or one JSON object.
+/// Prints the comparison of a run in turns: the second server's rate ÷
+/// the first's, as one line or one JSON object.
 #[allow(clippy::print_stdout)] // reason: printing the results is this program's purpose
-fn print_ratio(options: &Options, versus: &str, turns: usize, ratio: Option<f64>) {
+fn print_ratio(options: &Options, versus: &str, turns: &versus::Turns) {
+    let ratio = turns.ratio;
     let shown = ratio.map_or("NA".to_owned(), |r| format!("{r:.4}"));
     if options.json {
         let object = serde_json::json!({
             "first": options.url,
             "second": versus,
-            "turns": turns,
+            "turns": turns.count,
             "slice_s": options.slice,
             "ratio": ratio,
         });
         println!("{object}");
     } else {
         println!(
-            "first={} second={versus} turns={turns} slice={}s ratio={shown}",
-            options.url, options.slice
+            "first={} second={versus} turns={} slice={}s ratio={shown}",
+            options.url, turns.count, options.slice
         );
     }
 }
@@ -903,7 +943,7 @@ async fn run(options: Options) -> Result<(), String> {
         let [first, second] = &outcome.reports;
         print_report(&options, &options.url, first);
         print_report(&options, versus, second);
-        print_ratio(&options, versus, outcome.turns, outcome.ratio);
+        print_ratio(&options, versus, &outcome.turns);
         return outcome.reports.iter().try_for_each(answered_any);
     }
     let report = run_load(&options, shared).await?;

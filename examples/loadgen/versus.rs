@@ -19,8 +19,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::{
-    Caller, ConnectionStats, Histogram, Options, Report, Shared, Window, Ws, calling_loop,
-    check_shape, mark, open_bounded, seconds, warn,
+    Caller, ConnectionStats, Histogram, OpenFailures, Options, Report, Shared, Window, Ws,
+    calling_loop, check_shape, mark, open_bounded, seconds, warn,
 };
 
 /// How long the calls in flight at the end of a turn may take to come
@@ -63,30 +63,15 @@ pub(super) struct Turns {
     pub(super) ratio: Option<f64>,
 }
 
-/// One turn-taking side per server: its turns' sender, and how many
-/// workers answer each turn.
-pub(super) struct Side {
-    pub(super) turns: watch::Sender<Turn>,
-    pub(super) workers: usize,
-}
-
-/// The two sides from their turns' senders (the first server's first)
-/// and their workers.
-pub(super) fn sides(senders: Vec<watch::Sender<Turn>>, workers: [usize; 2]) -> [Side; 2] {
-    let mut senders = senders.into_iter();
-    workers.map(|workers| Side {
-        turns: senders.next().expect("one sender per side"),
-        workers,
-    })
-}
-
-/// Gives the turn to one side at a time (`--warmup` then `--duration`
-/// seconds of turns per side, `--slice` each) and waits, each turn, for
-/// every one of that side's workers to report the count it made inside
-/// the window; then tells both sides to stop.
+/// Gives the turn to one side at a time through its sender in `turns`
+/// (`--warmup` then `--duration` seconds of turns per side, `--slice`
+/// each) and waits, each turn, for every one of that side's `workers` to
+/// report the count it made inside the window; then tells both sides to
+/// stop.
 pub(super) async fn coordinate(
     options: &Options,
-    sides: &[Side; 2],
+    turns: &[watch::Sender<Turn>; 2],
+    workers: [usize; 2],
     done: &mut mpsc::UnboundedReceiver<u64>,
 ) -> Result<Turns, String> {
     let duration = seconds("duration", options.duration, 0.1)?;
@@ -102,11 +87,9 @@ pub(super) async fn coordinate(
         let start = Instant::now();
         let end = start + slice;
         let record_from = if counted { start } else { end };
-        sides[side]
-            .turns
-            .send_replace(Turn::Go(Window { record_from, end }));
+        turns[side].send_replace(Turn::Go(Window { record_from, end }));
         let mut total = 0;
-        for _ in 0..sides[side].workers {
+        for _ in 0..workers[side] {
             match done.recv().await {
                 Some(made) => total += made,
                 None => return Err("a worker ended in the middle of a turn".to_owned()),
@@ -121,8 +104,8 @@ pub(super) async fn coordinate(
             rates.push((side, rate));
         }
     }
-    for side in sides {
-        side.turns.send_replace(Turn::Stop);
+    for sender in turns {
+        sender.send_replace(Turn::Stop);
     }
     Ok(Turns {
         measured,
@@ -150,10 +133,8 @@ pub(super) async fn next_turn(turns: &mut watch::Receiver<Turn>) -> Option<Windo
 pub(super) struct Versus {
     /// One report per server, in the order given.
     pub(super) reports: [Report; 2],
-    /// Measured turns per server.
-    pub(super) turns: usize,
-    /// The second server's calls/s ÷ the first's, from adjacent turns.
-    pub(super) ratio: Option<f64>,
+    /// The turns: how many, and the second server's calls/s ÷ the first's.
+    pub(super) turns: Turns,
 }
 
 /// Runs the calls against both servers in turns.
@@ -164,15 +145,13 @@ pub(super) async fn run_versus(
     check_shape(options)?;
     let (opened_tx, mut opened_rx) = mpsc::channel(2 * options.connections);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<u64>();
-    let mut senders = Vec::with_capacity(2);
+    let turns = [(); 2].map(|()| watch::Sender::new(Turn::Wait));
     let mut tasks = JoinSet::new();
     for (side, shared) in shared.iter().enumerate() {
-        let (turn_tx, turn_rx) = watch::channel(Turn::Wait);
-        senders.push(turn_tx);
         for _ in 0..options.connections {
             let shared = Arc::clone(shared);
             let opened = opened_tx.clone();
-            let turns = turn_rx.clone();
+            let turns = turns[side].subscribe();
             let done = done_tx.clone();
             tasks.spawn(async move {
                 let ws = match open_bounded(&shared).await {
@@ -191,31 +170,25 @@ pub(super) async fn run_versus(
     drop((opened_tx, done_tx));
 
     let mut opened = [0; 2];
-    let mut failed = [0; 2];
+    let mut failed = [OpenFailures::default(), OpenFailures::default()];
     while let Some((side, result)) = opened_rx.recv().await {
         match result {
             Ok(()) => opened[side] += 1,
-            Err(e) => {
-                if failed[side] < 5 {
-                    warn(&format!("could not open a session: {e}"));
-                }
-                failed[side] += 1;
-            }
+            Err(e) => failed[side].note(&e),
         }
     }
     if opened.contains(&0) {
         return Err("no session could be opened to one of the servers".to_owned());
     }
-    let sides = sides(senders, opened);
-    let turns = coordinate(options, &sides, &mut done_rx).await?;
+    let measured = coordinate(options, &turns, opened, &mut done_rx).await?;
 
     let mut reports = [0, 1].map(|side| Report {
         opened: opened[side],
-        failed: failed[side],
+        failed: failed[side].0,
         calls: 0,
         answered: 0,
         errors: 0,
-        measured: turns.measured[side],
+        measured: measured.measured[side],
         latency: Histogram::new(),
     });
     while let Some(joined) = tasks.join_next().await {
@@ -232,8 +205,7 @@ pub(super) async fn run_versus(
     }
     Ok(Versus {
         reports,
-        turns: turns.count,
-        ratio: turns.ratio,
+        turns: measured,
     })
 }
 
